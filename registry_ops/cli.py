@@ -1,0 +1,284 @@
+"""The ``registry-ops`` command line: options in, calls out, exit codes back.
+
+Heavy imports (mlflow via the adapter) happen inside the commands that talk
+to a registry, so ``validate`` and ``--help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+import click
+
+from registry_ops import __version__
+from registry_ops.errors import (
+    EXIT_BLOCKED,
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    RegistryOpsError,
+)
+from registry_ops.redact import redact
+
+FORMAT = click.Choice(["text", "json", "markdown"])
+
+
+def _color(ctx: click.Context, stream: IO[str]) -> bool:
+    mode = ctx.find_root().params.get("color", "auto")
+    if mode != "auto":
+        return bool(mode == "always")
+    if os.environ.get("NO_COLOR"):
+        return False
+    return stream.isatty()
+
+
+def _target(ctx: click.Context) -> Any:
+    from registry_ops.reconcile import DEFAULT_TRACKING_URI, Target
+
+    params = ctx.find_root().params
+    tracking = params["tracking_uri"] or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    registry = params["registry_uri"] or os.environ.get("MLFLOW_REGISTRY_URI") or None
+    return Target(root=Path(params["root"]), tracking_uri=tracking, registry_uri=registry)
+
+
+def _warn(desired: Any) -> None:
+    for warning in desired.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="registry-ops")
+@click.option(
+    "--tracking-uri",
+    metavar="URI",
+    help="MLflow tracking URI. Default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.",
+)
+@click.option(
+    "--registry-uri",
+    metavar="URI",
+    help="MLflow registry URI. Default: $MLFLOW_REGISTRY_URI, else the tracking URI.",
+)
+@click.option(
+    "-C",
+    "--root",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory holding manifests/ and policies/.",
+)
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour the text output (auto: on a terminal, unless NO_COLOR is set).",
+)
+def cli(tracking_uri: str | None, registry_uri: str | None, root: str, color: str) -> None:
+    """Reconcile the MLflow Model Registry with the manifests in git.
+
+    \b
+    Exit codes: 0 ok / no changes, 1 error, 2 changes pending (plan
+    --detailed-exitcode), 3 a promotion is blocked by a gate, 4 a saved plan
+    is stale, 64 usage error.
+    """
+
+
+@cli.command()
+@click.pass_context
+def validate(ctx: click.Context) -> int:
+    """Check manifests and policies (schema and cross-file rules); no MLflow contact."""
+    from registry_ops.loader import load
+
+    desired = load(ctx.find_root().params["root"])
+    _warn(desired)
+    m, p = len(desired.manifests), len(desired.policies)
+    click.echo(f"OK: {m} manifest{'s' * (m != 1)} and {p} polic{'ies' if p != 1 else 'y'} valid.")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("models", nargs=-1, metavar="[MODEL]...")
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also save the plan (JSON) to this file, for `apply FILE`.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 for no changes, 2 for pending changes, 3 when a gate blocks.",
+)
+@click.pass_context
+def plan(
+    ctx: click.Context, models: tuple[str, ...], fmt: str, out: str | None, detailed_exitcode: bool
+) -> int:
+    """Show what apply would change, with gate results for every promotion."""
+    from registry_ops.loader import load
+    from registry_ops.reconcile import make_plan
+    from registry_ops.render import renderer
+
+    target = _target(ctx)
+    desired = load(target.root)
+    _warn(desired)
+    result = make_plan(desired, models, target, target.connect())
+    renderer(fmt)(result, sys.stdout, _color(ctx, sys.stdout))
+    if out:
+        with open(out, "w", encoding="utf-8") as stream:
+            renderer("json")(result, stream, False)
+        click.echo(f"Saved plan to {out}.", err=True)
+    if not detailed_exitcode:
+        return EXIT_OK
+    return {"no_changes": EXIT_OK, "changes": EXIT_CHANGES, "blocked": EXIT_BLOCKED}[result.status]
+
+
+@cli.command()
+@click.argument("args", nargs=-1, metavar="[PLAN_FILE] [MODEL]...")
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
+@click.pass_context
+def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
+    """Apply a fresh plan, or a saved one (refused with exit 4 if the registry moved)."""
+    from registry_ops import gitinfo
+    from registry_ops.apply import Provenance, apply_plan, check_fresh
+    from registry_ops.plan import load_plan
+    from registry_ops.reconcile import make_plan, narrow
+    from registry_ops.render import renderer
+
+    target = _target(ctx)
+    plan_file, names = (args[0], args[1:]) if args and Path(args[0]).is_file() else (None, args)
+    registry = target.connect()
+    if plan_file:
+        with open(plan_file, encoding="utf-8") as stream:
+            result = narrow(load_plan(stream, plan_file), names)
+        check_fresh(result, registry.read_state([m.model for m in result.models]))
+    else:
+        from registry_ops.loader import load
+
+        desired = load(target.root)
+        _warn(desired)
+        result = make_plan(desired, names, target, registry)
+
+    renderer("text")(result, sys.stdout, _color(ctx, sys.stdout))
+    runnable = [m for m in result.models if m.changes and not m.blocked]
+    if not runnable:
+        return EXIT_BLOCKED if result.status == "blocked" else EXIT_OK
+    count = sum(len(m.changes) for m in runnable)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise RegistryOpsError(
+                "refusing to apply without confirmation: stdin is not a terminal (pass --yes)"
+            )
+        question = f"Apply {count} change{'s' * (count != 1)} to {len(runnable)} model(s)?"
+        if not click.confirm(question, default=False):
+            click.echo("Apply cancelled; nothing was changed.")
+            return EXIT_ERROR
+    git = gitinfo.describe(target.root)
+    outcome = apply_plan(result, registry, Provenance.current(git.commit if git else None))
+    n = outcome.change_count
+    click.echo(f"Applied {n} change{'s' * (n != 1)} to {len(outcome.applied)} model(s).")
+    if outcome.blocked:
+        names_blocked = ", ".join(m.model for m in outcome.blocked)
+        click.echo(f"Not applied, blocked by gates: {names_blocked}.", err=True)
+        return EXIT_BLOCKED
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("models", nargs=-1, metavar="[MODEL]...")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def status(ctx: click.Context, models: tuple[str, ...], fmt: str) -> int:
+    """Show who holds which alias and stage now, with key metrics."""
+    import json
+
+    from registry_ops import status as status_mod
+
+    target = _target(ctx)
+    desired = _maybe_load(target.root)
+    registry = target.connect()
+    if models:
+        names = list(dict.fromkeys(models))
+    elif desired is not None and desired.manifests:
+        names = sorted(desired.manifests)
+    else:
+        names = None
+    observed = registry.read_state(names)
+    names = names or sorted(observed.models)
+    missing = [n for n in names if n not in observed.models]
+    metrics = registry.run_metrics(status_mod.holder_runs(names, observed))
+    rows = status_mod.collect(names, observed, metrics, desired)
+    if fmt == "json":
+        json.dump({"models": [r.to_dict() for r in rows], "missing": missing}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        status_mod.render_text(rows, sys.stdout)
+        for name in missing:
+            click.echo(f"warning: model '{name}' is not registered in MLflow", err=True)
+    return EXIT_ERROR if missing and models else EXIT_OK
+
+
+def _maybe_load(root: Path) -> Any:
+    """The desired state when the root has manifests; None when it has none."""
+    from registry_ops.loader import load
+
+    if not (root / "manifests").is_dir():
+        return None
+    return load(root)
+
+
+@cli.command()
+@click.argument("models", nargs=-1, metavar="[MODEL]...")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False),
+    help="Where to write the manifests. Default: ROOT/manifests.",
+)
+@click.option("--force", is_flag=True, help="Overwrite manifests that already manage a model.")
+@click.pass_context
+def export(ctx: click.Context, models: tuple[str, ...], out_dir: str | None, force: bool) -> int:
+    """Write manifests from the live registry, to adopt models already in MLflow."""
+    from registry_ops import export as export_mod
+
+    target = _target(ctx)
+    desired = _maybe_load(target.root)
+    observed = target.connect().read_state(list(models) if models else None)
+    missing = [m for m in models if m not in observed.models]
+    if missing:
+        raise RegistryOpsError(f"not registered in MLflow: {', '.join(missing)}")
+    chosen = [observed.models[n] for n in (models or sorted(observed.models))]
+    existing = {n: m.file for n, m in desired.manifests.items()} if desired else {}
+    directory = Path(out_dir) if out_dir else target.root / "manifests"
+    written = export_mod.write(chosen, target.root, directory, existing, force)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"Exported {len(written)} model(s).", err=True)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: run the CLI and map every outcome to an exit code in one place."""
+    try:
+        code = cli.main(args=argv, prog_name="registry-ops", standalone_mode=False)
+        code = code if isinstance(code, int) else EXIT_OK
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        code = EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        code = EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"error: {redact(exc.format_message())}", err=True)
+        code = exc.exit_code
+    except RegistryOpsError as exc:
+        click.echo(f"error: {redact(str(exc))}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        code = 130
+    sys.exit(code)

@@ -1,0 +1,77 @@
+"""One error hierarchy; every expected failure carries its exit code.
+
+The CLI's single top-level handler prints the message and exits with
+``exit_code``; nothing else in the package decides exit codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Exit codes fixed by the product contract.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_BLOCKED = 3
+EXIT_STALE = 4
+EXIT_USAGE = 64
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in an input file: ``file:line:col: $.path: message``."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.path}: {self.message}"
+
+
+class RegistryOpsError(Exception):
+    """Base of every expected error; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = EXIT_ERROR
+
+
+class InvalidInput(RegistryOpsError):
+    """Manifests or policies are invalid; carries every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        noun = "problem" if len(self.problems) == 1 else "problems"
+        lines = [f"{len(self.problems)} {noun} found:"] + [f"  {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class RegistryError(RegistryOpsError):
+    """MLflow could not be reached or refused a call."""
+
+
+class ApplyFailed(RegistryOpsError):
+    """A change could not be applied, or the registry does not match after applying."""
+
+
+class PlanFileError(RegistryOpsError):
+    """A saved plan file cannot be read."""
+
+
+class StalePlan(RegistryOpsError):
+    """A saved plan no longer matches the live registry."""
+
+    exit_code = EXIT_STALE
+
+
+class UsageError(RegistryOpsError):
+    """A command was called the wrong way (bad option combination, missing --yes)."""
+
+    exit_code = EXIT_USAGE

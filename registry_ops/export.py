@@ -1,0 +1,100 @@
+"""Write manifests from live state, so an existing registry can be adopted.
+
+An exported manifest states exactly what the registry holds now (aliases,
+Production and Staging holders, description, tags), so ``plan`` right after
+an export shows no changes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from registry_ops.errors import RegistryOpsError
+from registry_ops.state import ObservedModel
+
+HEADER = "# yaml-language-server: $schema=../registry_ops/schemas/manifest.schema.json\n"
+
+
+def manifest_data(model: ObservedModel) -> dict[str, Any]:
+    """The manifest document describing ``model`` as it is."""
+    data: dict[str, Any] = {
+        "apiVersion": "registry-ops/v1",
+        "kind": "ModelManifest",
+        "model": model.name,
+        "description": model.description or "",
+    }
+    tags = model.user_tags()
+    if tags:
+        data["tags"] = dict(sorted(tags.items()))
+    if model.aliases:
+        data["aliases"] = dict(sorted(model.aliases.items()))
+    stages: dict[str, Any] = {}
+    for stage in ("Production", "Staging"):
+        holders = model.stage_holders(stage)
+        if holders:
+            stages[stage] = holders[0] if len(holders) == 1 else holders
+    if stages:
+        data["stages"] = stages
+    return data
+
+
+def filename(model_name: str) -> str:
+    """A file name for a model: lower-case letters, digits and dashes (Unicode letters kept)."""
+    text = unicodedata.normalize("NFKC", model_name).lower()
+    slug = re.sub(r"[^\w.-]+", "-", text).strip("-._") or "model"
+    return f"{slug}.yaml"
+
+
+def render(model: ObservedModel) -> str:
+    """The YAML text of an exported manifest."""
+    body = yaml.safe_dump(
+        manifest_data(model), sort_keys=False, allow_unicode=True, default_flow_style=False
+    )
+    return HEADER + body
+
+
+def write(
+    models: list[ObservedModel],
+    root: Path,
+    directory: Path,
+    existing: dict[str, str],
+    force: bool,
+) -> list[Path]:
+    """Write one manifest per model into ``directory``.
+
+    ``existing`` maps model -> the file (relative to ``root``) that manages it.
+
+    A model already managed by a manifest is rewritten in place only with
+    ``force`` (which drops its gates and retention); otherwise nothing is written.
+    """
+    targets: dict[str, Path] = {}
+    clashes = []
+    taken: set[Path] = set()
+    for model in models:
+        if model.name in existing:
+            if not force:
+                clashes.append(f"  {model.name}: already managed by {existing[model.name]}")
+                continue
+            path = root / existing[model.name]
+        else:
+            path = directory / filename(model.name)
+            stem, n = path.stem, 2
+            while path in taken or (path.exists() and not force):
+                path = directory / f"{stem}-{n}.yaml"
+                n += 1
+        taken.add(path)
+        targets[model.name] = path
+    if clashes:
+        raise RegistryOpsError(
+            "refusing to overwrite manifests (pass --force to replace them):\n" + "\n".join(clashes)
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    by_name = {m.name: m for m in models}
+    for name, path in targets.items():
+        path.write_text(render(by_name[name]), encoding="utf-8")
+    return list(targets.values())

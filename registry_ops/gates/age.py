@@ -1,0 +1,30 @@
+"""Maximum-age gate: the version was registered at most N days ago."""
+
+from __future__ import annotations
+
+from registry_ops.gates import Candidate, fmt, register
+from registry_ops.model import GateSpec
+from registry_ops.plan import GateResult
+
+_DAY_MS = 86_400_000
+
+
+@register("max_age_days")
+class AgeGate:
+    """``{max_age_days: N}``: stale versions are not promoted."""
+
+    needs_metrics = False
+
+    def __init__(self, spec: GateSpec) -> None:
+        self.days: float = spec.params["max_age_days"]
+        self.name = f"age <= {fmt(self.days)} days"
+
+    def evaluate(self, candidate: Candidate) -> GateResult:
+        """Compare the version's creation time with the plan's clock."""
+        now_ms = candidate.now.timestamp() * 1000
+        age = (now_ms - candidate.version.creation_timestamp) / _DAY_MS
+        passed = age <= self.days
+        detail = f"registered {age:.1f} days ago"
+        if not passed:
+            detail += f", older than {fmt(self.days)} days"
+        return GateResult(self.name, passed, detail, observed=round(age, 3), threshold=self.days)

@@ -1,0 +1,227 @@
+"""Desired x observed -> ordered changes. Pure: no I/O, no MLflow.
+
+Order within a model is what keeps every target held while applying:
+metadata first, then aliases (an alias moves atomically), then new stage
+holders (versions that vacate nothing go first), then the archiving of
+displaced holders and retention, and alias deletions last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from registry_ops.errors import InvalidInput, Problem
+from registry_ops.model import STAGES, Location, ModelManifest
+from registry_ops.plan import Change, ModelPlan
+from registry_ops.state import Observed, ObservedModel, fingerprint, snapshot_of
+
+# Stage a version leaves matters for ordering: one leaving Production must
+# wait until its replacement is in place.
+_LEAVE_RANK = {"None": 0, "Archived": 0, "Staging": 1, "Production": 2}
+
+
+def plan_models(manifests: Sequence[ModelManifest], observed: Observed) -> list[ModelPlan]:
+    """Plan every manifest against the observed state; raise InvalidInput listing
+    every manifest that names a model or version MLflow does not have."""
+    problems: list[Problem] = []
+    plans: list[ModelPlan] = []
+    for manifest in manifests:
+        model = observed.get(manifest.model)
+        missing = _missing(manifest, model)
+        if missing:
+            problems.extend(missing)
+            continue
+        assert model is not None
+        snap = snapshot_of(model)
+        plans.append(
+            ModelPlan(
+                model=manifest.model,
+                manifest=manifest.file,
+                changes=plan_model(manifest, model),
+                snapshot=snap,
+                fingerprint=fingerprint(snap),
+            )
+        )
+    if problems:
+        raise InvalidInput(problems)
+    return plans
+
+
+def _problem(loc: Location, path: str, message: str) -> Problem:
+    return Problem(loc.file, loc.line, loc.column, path, message)
+
+
+def _missing(manifest: ModelManifest, model: ObservedModel | None) -> list[Problem]:
+    if model is None:
+        return [
+            _problem(
+                manifest.where("model"),
+                "$.model",
+                f"registered model '{manifest.model}' does not exist in MLflow",
+            )
+        ]
+    out = []
+    for alias, version in sorted(manifest.aliases.items()):
+        if version not in model.versions:
+            out.append(
+                _problem(
+                    manifest.where("aliases", alias),
+                    f"$.aliases.{alias}",
+                    f"version {version} of '{manifest.model}' does not exist in MLflow"
+                    f" (versions: {_listing(model)})",
+                )
+            )
+    for stage, versions in sorted(manifest.stages.items()):
+        for index, version in enumerate(versions):
+            if version not in model.versions:
+                loc = manifest.where("stages", stage, str(index))
+                if loc.line is None:
+                    loc = manifest.where("stages", stage)
+                out.append(
+                    _problem(
+                        loc,
+                        f"$.stages.{stage}",
+                        f"version {version} of '{manifest.model}' does not exist in MLflow"
+                        f" (versions: {_listing(model)})",
+                    )
+                )
+    return out
+
+
+def _listing(model: ObservedModel) -> str:
+    versions = sorted(model.versions)
+    if not versions:
+        return "none"
+    if len(versions) > 8:
+        return f"{versions[0]}..{versions[-1]}"
+    return ", ".join(map(str, versions))
+
+
+def plan_model(manifest: ModelManifest, model: ObservedModel) -> list[Change]:
+    """The ordered changes that bring ``model`` to what ``manifest`` says."""
+    name = manifest.model
+    meta: list[Change] = []
+    if manifest.description is not None and manifest.description != (model.description or ""):
+        meta.append(
+            Change(
+                "update_description",
+                name,
+                value=manifest.description,
+                from_value=model.description or "",
+            )
+        )
+    current_tags = model.user_tags()
+    if manifest.tags is not None:
+        for key, value in sorted(manifest.tags.items()):
+            if current_tags.get(key) != value:
+                meta.append(
+                    Change(
+                        "set_model_tag", name, key=key, value=value, from_value=current_tags.get(key)
+                    )
+                )
+        if manifest.prune.tags:
+            for key in sorted(set(current_tags) - set(manifest.tags)):
+                meta.append(
+                    Change(
+                        "delete_model_tag",
+                        name,
+                        key=key,
+                        from_value=current_tags[key],
+                        reason="prune",
+                    )
+                )
+
+    aliases: list[Change] = []
+    deletions: list[Change] = []
+    for alias, version in sorted(manifest.aliases.items()):
+        holder = model.aliases.get(alias)
+        if holder != version:
+            aliases.append(Change("set_alias", name, version=version, from_version=holder, alias=alias))
+    if manifest.prune.aliases:
+        for alias in sorted(set(model.aliases) - set(manifest.aliases)):
+            deletions.append(
+                Change(
+                    "delete_alias",
+                    name,
+                    from_version=model.aliases[alias],
+                    alias=alias,
+                    reason="prune",
+                )
+            )
+
+    promotions, archives = _stage_changes(manifest, model)
+    return meta + aliases + promotions + archives + deletions
+
+
+def _stage_changes(manifest: ModelManifest, model: ObservedModel) -> tuple[list[Change], list[Change]]:
+    name = manifest.model
+    wanted: dict[int, str] = {
+        v: stage for stage in STAGES for v in manifest.stages.get(stage, ())
+    }
+    promotions: list[Change] = []
+    archives: list[Change] = []
+    archived: set[int] = set()
+
+    for stage in STAGES:
+        if stage not in manifest.stages:
+            continue
+        desired = manifest.stages[stage]
+        holders = model.stage_holders(stage)
+        displaced = [v for v in holders if v not in desired]
+        for version in desired:
+            current = model.versions[version].stage
+            if current == stage:
+                continue
+            change = Change(
+                "transition_stage",
+                name,
+                version=version,
+                from_version=displaced[0] if displaced else None,
+                stage=stage,
+                from_stage=current,
+            )
+            (archives if stage == "Archived" else promotions).append(change)
+            if stage == "Archived":
+                archived.add(version)
+        if stage == "Archived":
+            continue
+        for version in displaced:
+            if version in wanted:
+                continue  # it gets its own transition
+            archives.append(
+                Change(
+                    "transition_stage",
+                    name,
+                    version=version,
+                    stage="Archived",
+                    from_stage=stage,
+                    reason="displaced",
+                )
+            )
+            archived.add(version)
+
+    if manifest.retention.archive_unlisted:
+        named = manifest.named_versions()
+        newest = set(sorted(model.versions, reverse=True)[: manifest.retention.keep_latest])
+        for version in sorted(model.versions):
+            observed = model.versions[version]
+            if version in named or version in newest or version in archived:
+                continue
+            if observed.stage == "Archived":
+                continue
+            archives.append(
+                Change(
+                    "transition_stage",
+                    name,
+                    version=version,
+                    stage="Archived",
+                    from_stage=observed.stage,
+                    reason="retention",
+                )
+            )
+
+    promotions.sort(
+        key=lambda c: (_LEAVE_RANK.get(c.from_stage or "None", 0), STAGES.index(c.stage or ""), c.version)
+    )
+    archives.sort(key=lambda c: c.version or 0)
+    return promotions, archives

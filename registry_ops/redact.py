@@ -1,0 +1,31 @@
+"""Keep credentials out of every output.
+
+MLflow puts the tracking URI, password included, into its exception
+messages; anything printed from an exception goes through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import re
+
+# scheme://user:password@host -> scheme://user:***@host; scheme://token@host -> scheme://***@host
+_USERINFO = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s]+)(?::(?P<pw>[^/@\s]*))?@"
+)
+# ?token=...&password=... style secrets in query strings
+_QUERY_SECRET = re.compile(
+    r"(?P<key>[?&](?:password|passwd|pwd|token|access_token|api_key|apikey|secret)=)[^&\s'\"]+",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with URI passwords and secret query parameters replaced by ``***``."""
+    text = _USERINFO.sub(_userinfo, text)
+    return _QUERY_SECRET.sub(lambda m: f"{m['key']}***", text)
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    if match["pw"] is None:  # a bare token used as the user name is a secret too
+        return f"{match['scheme']}***@"
+    return f"{match['scheme']}{match['user']}:***@"

@@ -1,0 +1,78 @@
+"""Observed state: what MLflow holds now, as plain data.
+
+The adapter fills it with batched reads; the planner, gates and renderers
+only read it. Run metrics are fetched separately and only for the versions a
+plan needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Tags registry-ops writes itself; they are never drift and never pruned.
+PROVENANCE_PREFIX = "registry_ops."
+
+
+@dataclass(frozen=True)
+class ObservedVersion:
+    """One model version: its stage (MLflow's string, "None" when unset) and source run."""
+
+    version: int
+    stage: str = "None"
+    run_id: str | None = None
+    creation_timestamp: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
+    status: str = "READY"
+
+
+@dataclass(frozen=True)
+class ObservedModel:
+    """One registered model with its aliases and every version."""
+
+    name: str
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    versions: dict[int, ObservedVersion] = field(default_factory=dict)
+
+    def stage_holders(self, stage: str) -> list[int]:
+        """Versions currently in ``stage``, oldest first."""
+        return sorted(v.version for v in self.versions.values() if v.stage == stage)
+
+    def user_tags(self) -> dict[str, str]:
+        """Model tags without registry-ops' own provenance tags."""
+        return {k: v for k, v in self.tags.items() if not k.startswith(PROVENANCE_PREFIX)}
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a plan depends on, as JSON-ready data (saved in plan files)."""
+        return {
+            "description": self.description or "",
+            "tags": dict(sorted(self.user_tags().items())),
+            "aliases": dict(sorted(self.aliases.items())),
+            "stages": {str(v): self.versions[v].stage for v in sorted(self.versions)},
+        }
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The live state of the models a command looked at (absent models are missing)."""
+
+    models: dict[str, ObservedModel]
+
+    def get(self, name: str) -> ObservedModel | None:
+        """The observed model, or None when it is not registered."""
+        return self.models.get(name)
+
+
+def fingerprint(snapshot: dict[str, Any] | None) -> str:
+    """A stable hash of a model snapshot; a saved plan compares it before applying."""
+    text = json.dumps(snapshot, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def snapshot_of(model: ObservedModel | None) -> dict[str, Any] | None:
+    """The snapshot of a model, or None for a model that does not exist."""
+    return model.snapshot() if model else None
