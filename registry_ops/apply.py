@@ -145,7 +145,9 @@ def verify(applied: list[ModelPlan], observed: Observed) -> None:
         model = observed.get(model_plan.model)
         for change in model_plan.changes:
             if model is None or not _holds(change, model):
-                wrong.append(f"  {change.model}: {change.action} {change.target or change.key or ''}")
+                wrong.append(
+                    f"  {change.model}: {change.action} {change.target or change.key or ''}"
+                )
     if wrong:
         raise ApplyFailed(
             "after applying, the registry does not show these changes "

@@ -40,7 +40,9 @@ def _target(ctx: click.Context) -> Any:
     from registry_ops.reconcile import DEFAULT_TRACKING_URI, Target
 
     params = ctx.find_root().params
-    tracking = params["tracking_uri"] or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    tracking = (
+        params["tracking_uri"] or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    )
     registry = params["registry_uri"] or os.environ.get("MLFLOW_REGISTRY_URI") or None
     return Target(root=Path(params["root"]), tracking_uri=tracking, registry_uri=registry)
 
@@ -189,7 +191,9 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
 
 @cli.command()
 @click.argument("models", nargs=-1, metavar="[MODEL]...")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_context
 def status(ctx: click.Context, models: tuple[str, ...], fmt: str) -> int:
     """Show who holds which alias and stage now, with key metrics."""

@@ -142,10 +142,10 @@ def _read(path: Path, file: str, kind: str, out: _Collector) -> YamlDoc | None:
         for key_path, where in doc.duplicate_keys
     ]
     for error in _errors(kind, doc.data):
-        path, where = _locate(error, doc)
-        found.append((where, json_path(path), describe(error)))
-    for where, path, message in sorted(found, key=lambda f: f[0] or (0, 0)):
-        out.add(file, where, path, message)
+        error_path, where = _locate(error, doc)
+        found.append((where, json_path(error_path), describe(error)))
+    for where, json_at, message in sorted(found, key=lambda f: f[0] or (0, 0)):
+        out.add(file, where, json_at, message)
     return doc if len(out.problems) == before else None
 
 
@@ -162,7 +162,8 @@ def _locate(error: ValidationError, doc: YamlDoc) -> tuple[tuple[Any, ...], tupl
         key_path = normalize((*path, error.instance))
         return key_path, doc.key_marks.get(key_path) or doc.mark(path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
+        schema: Any = error.schema
+        allowed = set(schema.get("properties", {}))
         extras = [k for k in error.instance if k not in allowed]
         if extras:
             key_path = normalize((*path, extras[0]))

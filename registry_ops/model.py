@@ -56,7 +56,9 @@ class ModelManifest:
     prune: Prune = field(default_factory=Prune)
     # Source positions of values, keyed like ("aliases", "champion"), for errors
     # raised after loading (e.g. a version that does not exist in MLflow).
-    locations: dict[tuple[str, ...], Location] = field(default_factory=dict, compare=False, repr=False)
+    locations: dict[tuple[str, ...], Location] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def named_versions(self) -> set[int]:
         """Every version this manifest gives an alias or a stage."""

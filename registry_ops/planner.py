@@ -116,7 +116,11 @@ def plan_model(manifest: ModelManifest, model: ObservedModel) -> list[Change]:
             if current_tags.get(key) != value:
                 meta.append(
                     Change(
-                        "set_model_tag", name, key=key, value=value, from_value=current_tags.get(key)
+                        "set_model_tag",
+                        name,
+                        key=key,
+                        value=value,
+                        from_value=current_tags.get(key),
                     )
                 )
         if manifest.prune.tags:
@@ -136,7 +140,9 @@ def plan_model(manifest: ModelManifest, model: ObservedModel) -> list[Change]:
     for alias, version in sorted(manifest.aliases.items()):
         holder = model.aliases.get(alias)
         if holder != version:
-            aliases.append(Change("set_alias", name, version=version, from_version=holder, alias=alias))
+            aliases.append(
+                Change("set_alias", name, version=version, from_version=holder, alias=alias)
+            )
     if manifest.prune.aliases:
         for alias in sorted(set(model.aliases) - set(manifest.aliases)):
             deletions.append(
@@ -153,11 +159,11 @@ def plan_model(manifest: ModelManifest, model: ObservedModel) -> list[Change]:
     return meta + aliases + promotions + archives + deletions
 
 
-def _stage_changes(manifest: ModelManifest, model: ObservedModel) -> tuple[list[Change], list[Change]]:
+def _stage_changes(
+    manifest: ModelManifest, model: ObservedModel
+) -> tuple[list[Change], list[Change]]:
     name = manifest.model
-    wanted: dict[int, str] = {
-        v: stage for stage in STAGES for v in manifest.stages.get(stage, ())
-    }
+    wanted: dict[int, str] = {v: stage for stage in STAGES for v in manifest.stages.get(stage, ())}
     promotions: list[Change] = []
     archives: list[Change] = []
     archived: set[int] = set()
@@ -221,7 +227,11 @@ def _stage_changes(manifest: ModelManifest, model: ObservedModel) -> tuple[list[
             )
 
     promotions.sort(
-        key=lambda c: (_LEAVE_RANK.get(c.from_stage or "None", 0), STAGES.index(c.stage or ""), c.version)
+        key=lambda c: (
+            _LEAVE_RANK.get(c.from_stage or "None", 0),
+            STAGES.index(c.stage or ""),
+            c.version,
+        )
     )
     archives.sort(key=lambda c: c.version or 0)
     return promotions, archives

@@ -70,7 +70,9 @@ def _expected_types(types: str | list[str]) -> str:
 
 def describe(error: ValidationError) -> str:
     """One line: what was expected, and what was found."""
-    v, value, inst = error.validator, error.validator_value, error.instance
+    v, inst = error.validator, error.instance
+    value: Any = error.validator_value
+    schema: Any = error.schema
     if "propertyNames" in error.absolute_schema_path:
         return _describe_key(error)
     if v == "type":
@@ -79,9 +81,11 @@ def describe(error: ValidationError) -> str:
         missing = [k for k in value if isinstance(inst, dict) and k not in inst]
         return f"missing required key '{missing[0] if missing else value[0]}'"
     if v == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = sorted(schema.get("properties", {}))
         extras = [k for k in inst if k not in allowed] if isinstance(inst, dict) else []
-        return f"unknown key '{extras[0] if extras else '?'}' (expected one of: {', '.join(allowed)})"
+        return (
+            f"unknown key '{extras[0] if extras else '?'}' (expected one of: {', '.join(allowed)})"
+        )
     if v == "const":
         return f"expected {value!r}, got {show(inst)}"
     if v == "enum":
@@ -109,16 +113,15 @@ def describe(error: ValidationError) -> str:
 
 def _describe_key(error: ValidationError) -> str:
     key, v = error.instance, error.validator
+    value: Any = error.validator_value
     if v == "enum":
-        return f"unknown key '{key}' (expected one of: {', '.join(error.validator_value)})"
+        return f"unknown key '{key}' (expected one of: {', '.join(value)})"
     if v == "not" and str(key).lower().startswith(("latest", "v")):
         return f"alias '{key}' is reserved by MLflow ('latest' and 'v<number>' are not allowed)"
     if v == "not":
         return f"key '{key}' is reserved for registry-ops' own provenance tags"
     if v == "pattern":
-        return (
-            f"invalid name '{key}': aliases may contain only letters, digits, '_' and '-'"
-        )
+        return f"invalid name '{key}': aliases may contain only letters, digits, '_' and '-'"
     if v == "type":
         return f"key {show(key)} must be a string"
     return f"invalid key '{key}': {error.message}"

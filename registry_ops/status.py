@@ -88,14 +88,16 @@ def collect(
 
 def holder_runs(names: list[str], observed: Observed) -> set[str]:
     """Run ids of every version holding an alias or a live stage: what status fetches."""
-    runs = set()
+    runs: set[str] = set()
     for name in names:
         model = observed.get(name)
         if model is None:
             continue
         held = set(model.aliases.values())
         held.update(model.stage_holders("Production") + model.stage_holders("Staging"))
-        runs.update(r for v in held if (r := model.versions[v].run_id if v in model.versions else None))
+        runs.update(
+            r for v in held if (r := model.versions[v].run_id if v in model.versions else None)
+        )
     return runs
 
 
@@ -110,4 +112,5 @@ def render_text(rows: list[ModelStatus], stream: IO[str]) -> None:
         for h in row.holdings:
             metrics = "  ".join(f"{k}={v:.4g}" for k, v in h.metrics.items())
             stream.write(f"  {h.target.ljust(width)}  v{h.version:<4} {metrics}".rstrip() + "\n")
-        stream.write(f"  {row.versions} versions, {row.archived} archived\n\n")
+        plural = "s" if row.versions != 1 else ""
+        stream.write(f"  {row.versions} version{plural}, {row.archived} archived\n\n")

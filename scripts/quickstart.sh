@@ -10,7 +10,8 @@ export MLFLOW_TRACKING_URI="sqlite:///.quickstart/mlflow.db"
 export PATH="$PWD/.venv/bin:$PATH"
 rm -rf .quickstart && mkdir -p .quickstart
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 
 step python -m registry_ops.quickstart
 python -m registry_ops.quickstart --artifacts .quickstart/artifacts

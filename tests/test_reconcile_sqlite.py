@@ -111,11 +111,15 @@ def test_new_production_before_old_is_archived(cli, seeder, two_versions, tracki
     assert client.get_model_version("clf", "2").current_stage == "Archived"
 
 
-def test_blocked_promotion_exits_3_and_changes_nothing_for_that_model(cli, seeder, workspace, tracking_uri):  # type: ignore[no-untyped-def]
+def test_blocked_promotion_exits_3_and_changes_nothing_for_that_model(
+    cli, seeder, workspace, tracking_uri
+):  # type: ignore[no-untyped-def]
     seeder.version("weak", val_accuracy=0.5)
     seeder.version("good", val_accuracy=0.99)
     workspace.policy("production", PRODUCTION)
-    workspace.manifest("weak", "description: d\naliases: {champion: 1}\ngates: {champion: production}\n", "weak")
+    workspace.manifest(
+        "weak", "description: d\naliases: {champion: 1}\ngates: {champion: production}\n", "weak"
+    )
     workspace.manifest("good", "aliases: {champion: 1}\ngates: {champion: production}\n", "good")
 
     plan = cli(*args(workspace, tracking_uri, "plan", "--detailed-exitcode", "--format", "json"))
@@ -231,7 +235,9 @@ def test_prune_opt_in_deletes_unnamed_aliases_and_tags(cli, seeder, workspace, t
     workspace.manifest("clf", "aliases: {champion: 1}\ntags: {a: b}\n")
     cli(*args(workspace, tracking_uri, "apply", "--yes"))
     assert "stray" in client.get_registered_model("clf").aliases  # not owned: left alone
-    workspace.manifest("clf", "aliases: {champion: 1}\ntags: {a: b}\nprune: {aliases: true, tags: true}\n")
+    workspace.manifest(
+        "clf", "aliases: {champion: 1}\ntags: {a: b}\nprune: {aliases: true, tags: true}\n"
+    )
     assert cli(*args(workspace, tracking_uri, "apply", "--yes")).code == 0
     model = client.get_registered_model("clf")
     assert set(model.aliases) == {"champion"}
@@ -268,14 +274,21 @@ def test_invalid_manifest_exits_1_with_location_and_writes_nothing(
         assert expected in result.err, result.err
         assert "Traceback" not in result.err
     after = MlflowClient(tracking_uri).get_registered_model("clf")
-    assert (after.aliases, after.tags, after.description) == (before.aliases, before.tags, before.description)
+    assert (after.aliases, after.tags, after.description) == (
+        before.aliases,
+        before.tags,
+        before.description,
+    )
     assert MlflowClient(tracking_uri).get_model_version("clf", "1").current_stage == "None"
 
 
 def test_all_problems_reported_together(cli, workspace):  # type: ignore[no-untyped-def]
     workspace.manifest("a", "aliases: {champion: x}\n", "a")
     workspace.manifest("a", "colour: red\n", "b")
-    workspace.write("policies/p.yaml", "apiVersion: registry-ops/v1\nkind: GatePolicy\nname: p\ngates:\n  - metric: acc\n")
+    workspace.write(
+        "policies/p.yaml",
+        "apiVersion: registry-ops/v1\nkind: GatePolicy\nname: p\ngates:\n  - metric: acc\n",
+    )
     result = cli("-C", str(workspace.root), "validate")
     assert result.code == 1
     assert "3 problems found" in result.err

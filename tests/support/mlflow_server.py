@@ -25,12 +25,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def mlflow_server(workdir: Path, backend_uri: str | None = None, timeout: float = 60) -> Iterator[str]:
+def mlflow_server(
+    workdir: Path, backend_uri: str | None = None, timeout: float = 60
+) -> Iterator[str]:
     """Run ``mlflow server`` until the block exits; yields its http:// URI."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     backend = backend_uri or f"sqlite:///{workdir / 'server.db'}"
-    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    env = dict(
+        os.environ, MLFLOW_DISABLE_TELEMETRY="true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"
+    )
     log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed below
     cmd = [
         sys.executable, "-m", "mlflow", "server",
@@ -44,7 +48,9 @@ def mlflow_server(workdir: Path, backend_uri: str | None = None, timeout: float 
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited: {(workdir / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"mlflow server exited: {(workdir / 'server.log').read_text()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{uri}/health", timeout=1) as response:
                     if response.status == 200:

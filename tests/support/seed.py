@@ -23,7 +23,7 @@ class Seeder:
         )
 
     def version(self, model: str, **metrics: float) -> int:
-        """Register a new version of ``model`` (creating the model if needed); returns its number."""
+        """Register a new version of ``model`` (created if needed); returns its number."""
         if not self.client.search_registered_models(filter_string=f"name = '{model}'"):
             self.client.create_registered_model(model)
         run = self.client.create_run(self.experiment)
