@@ -152,6 +152,8 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
 
     target = _target(ctx)
     plan_file, names = (args[0], args[1:]) if args and Path(args[0]).is_file() else (None, args)
+    if plan_file is None and args and args[0].endswith(".json"):
+        raise RegistryOpsError(f"plan file not found: {args[0]}")
     registry = target.connect()
     if plan_file:
         with open(plan_file, encoding="utf-8") as stream:
@@ -179,7 +181,9 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
             click.echo("Apply cancelled; nothing was changed.")
             return EXIT_ERROR
     git = gitinfo.describe(target.root)
-    outcome = apply_plan(result, registry, Provenance.current(git.commit if git else None))
+    # A dirty tree is applied from what is on disk, not from the commit: say so.
+    commit = (git.commit + ("+dirty" if git.dirty else "")) if git else None
+    outcome = apply_plan(result, registry, Provenance.current(commit))
     n = outcome.change_count
     click.echo(f"Applied {n} change{'s' * (n != 1)} to {len(outcome.applied)} model(s).")
     if outcome.blocked:
