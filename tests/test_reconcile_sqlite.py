@@ -350,3 +350,13 @@ def test_status_without_manifests_lists_whole_registry(cli, seeder, tmp_path: Pa
     result = cli("--tracking-uri", tracking_uri, "-C", str(tmp_path / "empty"), "status")
     assert result.code == 0
     assert "alias champion  v1" in result.out and "val_accuracy=0.5" in result.out
+
+
+def test_colour_only_when_asked_or_on_a_terminal(cli, two_versions, tracking_uri, monkeypatch):  # type: ignore[no-untyped-def]
+    plain = cli(*args(two_versions, tracking_uri, "plan"))
+    assert "\033[" not in plain.out  # captured stdout is not a terminal
+    forced = cli("--color", "always", *args(two_versions, tracking_uri, "plan"))
+    assert "\033[32m+\033[0m alias champion -> v2" in forced.out
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert "\033[" not in cli(*args(two_versions, tracking_uri, "plan")).out
