@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from registry_ops.errors import InvalidInput, Problem
 from registry_ops.model import (
@@ -35,11 +35,21 @@ YAML_SUFFIXES = (".yaml", ".yml")
 GATE_KINDS = ("metric", "tags", "max_age_days")
 
 
+# JSON Schema counts 1.0 as an integer; a version number or a count written
+# as 1.0 is a mistake here (and would crash slicing), so integers are ints.
+_Validator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    ),
+)
+
+
 @cache
-def validator(kind: str) -> Draft202012Validator:
+def validator(kind: str) -> Any:
     """The compiled validator for ``manifest`` or ``policy``, from package data."""
     text = resources.files("registry_ops.schemas").joinpath(f"{kind}.schema.json").read_text()
-    return Draft202012Validator(json.loads(text))
+    return _Validator(json.loads(text))
 
 
 def yaml_files(directory: Path) -> list[Path]:

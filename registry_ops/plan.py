@@ -233,7 +233,7 @@ class Plan:
                 )
                 for m in data["models"]
             ]
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise PlanFileError(f"malformed plan file: missing or bad field {exc}") from None
         return cls(
             models=models,

@@ -182,7 +182,7 @@ def _stage_changes(
                 "transition_stage",
                 name,
                 version=version,
-                from_version=displaced[0] if displaced else None,
+                from_version=displaced[0] if displaced and stage != "Archived" else None,
                 stage=stage,
                 from_stage=current,
             )

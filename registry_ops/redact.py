@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 
-# scheme://user:password@host -> scheme://user:***@host; scheme://token@host -> scheme://***@host
-_USERINFO = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s]+)(?::(?P<pw>[^/@\s]*))?@"
-)
+# scheme://user:password@host -> scheme://user:***@host; scheme://token@host -> scheme://***@host.
+# Greedy up to the last '@' before the path, as urllib parses it: a raw '@'
+# inside a password must not leave its tail visible.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
 # ?token=...&password=... style secrets in query strings
 _QUERY_SECRET = re.compile(
     r"(?P<key>[?&](?:password|passwd|pwd|token|access_token|api_key|apikey|secret)=)[^&\s'\"]+",
@@ -26,6 +26,7 @@ def redact(text: str) -> str:
 
 
 def _userinfo(match: re.Match[str]) -> str:
-    if match["pw"] is None:  # a bare token used as the user name is a secret too
+    user, colon, _ = match["userinfo"].partition(":")
+    if not colon:  # a bare token used as the user name is a secret too
         return f"{match['scheme']}***@"
-    return f"{match['scheme']}{match['user']}:***@"
+    return f"{match['scheme']}{user}:***@"

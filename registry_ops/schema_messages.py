@@ -106,6 +106,10 @@ def describe(error: ValidationError) -> str:
         if set(options) == {"min", "max"}:
             return "a metric gate needs 'min' or 'max'"
         return f"expected a mapping with one of the keys: {', '.join(options)}"
+    if v == "anyOf" and isinstance(inst, list):
+        shape = [e for e in error.context or () if e.validator in ("uniqueItems", "minItems")]
+        if shape:
+            return describe(shape[0])
     if v == "anyOf":
         return f"expected a version number or a list of version numbers, got {show(inst)}"
     return error.message

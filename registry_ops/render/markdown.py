@@ -26,7 +26,7 @@ def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
             continue
         flag = " :no_entry: **blocked**" if model_plan.blocked else ""
         stream.write(f"#### {escape(model_plan.model)}{flag}\n\n")
-        stream.write(f"Manifest: `{model_plan.manifest}`\n\n")
+        stream.write(f"Manifest: {escape(model_plan.manifest)}\n\n")
         stream.write("| | change | gates |\n| --- | --- | --- |\n")
         for change in model_plan.changes:
             symbol, text = describe(change)

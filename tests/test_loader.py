@@ -1,0 +1,410 @@
+"""Loader on temp trees: valid input, every kind of mistake with its location, no MLflow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from registry_ops.errors import InvalidInput, Problem
+from registry_ops.loader import load
+from registry_ops.model import Desired, GateSpec, Location, Prune, Retention
+
+REPO = Path(__file__).resolve().parent.parent
+MANIFEST_HEAD = "apiVersion: registry-ops/v1\nkind: ModelManifest\nmodel: {model}\n"  # lines 1-3
+POLICY_HEAD = "apiVersion: registry-ops/v1\nkind: GatePolicy\nname: {name}\ngates:\n"  # lines 1-4
+
+# --- builders ----------------------------------------------------------------
+
+
+class Tree:
+    """A root with manifests/ and policies/."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "manifests").mkdir(parents=True)
+        (root / "policies").mkdir()
+
+    def write(self, relpath: str, text: str) -> Path:
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def manifest(self, body: str = "", model: str = "clf", file: str = "m") -> Path:
+        text = MANIFEST_HEAD.format(model=model) + textwrap.dedent(body)
+        return self.write(f"manifests/{file}.yaml", text)
+
+    def policy(self, gates: str = "  - metric: acc\n    min: 0.9\n", name: str = "p") -> Path:
+        return self.write(f"policies/{name}.yaml", POLICY_HEAD.format(name=name) + gates)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Tree:
+    return Tree(tmp_path / "repo")
+
+
+def problems(root: Path) -> list[Problem]:
+    with pytest.raises(InvalidInput) as info:
+        load(root)
+    assert info.value.problems, "InvalidInput without problems"
+    return info.value.problems
+
+
+def only_problem(root: Path) -> Problem:
+    found = problems(root)
+    assert len(found) == 1, [str(p) for p in found]
+    return found[0]
+
+
+def where(problem: Problem) -> tuple[str, int | None, int | None, str]:
+    return (Path(problem.file).name, problem.line, problem.column, problem.path)
+
+
+# --- valid input ----------------------------------------------------------------
+
+
+FULL_MANIFEST = """\
+description: the classifier
+tags: {team: research, tier: "1"}
+aliases:
+  champion: 3
+  challenger: 4
+  v1a: 2
+  blue-green_2: 2
+stages:
+  Production: 3
+  Staging: [4, 5]
+  Archived: 1
+gates:
+  champion: production
+  Production: production
+retention:
+  archive_unlisted: true
+  keep_latest: 5
+prune: {aliases: true}
+"""
+
+
+def test_valid_tree_loads_into_typed_objects(tree: Tree) -> None:
+    tree.manifest(FULL_MANIFEST)
+    tree.manifest("aliases: {champion: 1}\n", model="other", file="team/other")
+    tree.write(
+        "policies/production.yml",
+        POLICY_HEAD.format(name="production")
+        + "  - metric: val_accuracy\n    min: 0.9\n    max: 1\n"
+        + "  - tags: {approved: true, level: 2}\n"
+        + "  - max_age_days: 90\n",
+    )
+    desired = load(tree.root)
+    assert isinstance(desired, Desired)
+    assert desired.warnings == ()
+    assert sorted(desired.manifests) == ["clf", "other"]
+    m = desired.manifests["clf"]
+    assert m.file == "manifests/m.yaml"
+    assert desired.manifests["other"].file == "manifests/team/other.yaml"
+    assert m.description == "the classifier"
+    assert m.tags == {"team": "research", "tier": "1"}
+    assert m.aliases == {"champion": 3, "challenger": 4, "v1a": 2, "blue-green_2": 2}
+    assert m.stages == {"Production": (3,), "Staging": (4, 5), "Archived": (1,)}
+    assert m.gates == {"champion": "production", "Production": "production"}
+    assert m.retention == Retention(archive_unlisted=True, keep_latest=5)
+    assert m.prune == Prune(aliases=True, tags=False)
+    assert m.where("aliases", "champion") == Location(str(tree.root / "manifests/m.yaml"), 7, 13)
+    assert m.where("stages", "Staging", "1").line == 13
+    policy = desired.policies["production"]
+    assert [g.kind for g in policy.gates] == ["metric", "tags", "max_age_days"]
+    assert [g.index for g in policy.gates] == [0, 1, 2]
+    assert policy.gates[1] == GateSpec("tags", {"tags": {"approved": "true", "level": "2"}}, 1)
+    assert policy.gates[0].params == {"metric": "val_accuracy", "min": 0.9, "max": 1}
+    assert [x.model for x in desired.select([])] == ["clf", "other"]
+
+
+def test_minimal_manifest_has_empty_defaults(tree: Tree) -> None:
+    tree.manifest()
+    m = load(tree.root).manifests["clf"]
+    assert (m.description, m.tags, m.aliases, m.stages, m.gates) == (None, None, {}, {}, {})
+    assert m.retention == Retention() and m.prune == Prune()
+
+
+def test_tag_values_given_as_numbers_become_strings(tree: Tree) -> None:
+    tree.manifest("tags: {tier: 1, ratio: 0.5, enabled: true, name: x}\n")
+    tags = load(tree.root).manifests["clf"].tags
+    assert tags == {"tier": "1", "ratio": "0.5", "enabled": "true", "name": "x"}
+    assert tags is not None and all(type(v) is str for v in tags.values())
+
+
+def test_missing_manifests_directory(tmp_path: Path) -> None:
+    problem = only_problem(tmp_path)
+    assert "no manifests/ directory" in problem.message
+
+
+def test_empty_manifests_directory_is_valid(tree: Tree) -> None:
+    desired = load(tree.root)
+    assert desired.manifests == {} and desired.policies == {}
+
+
+# --- one mistake each: file:line:column, JSON path, message ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "at", "message"),
+    [
+        ("colour: red\n", (4, 1, "$.colour"), "unknown key 'colour' (expected one of: "),
+        (
+            "aliases: {champion: two}\n",
+            (4, 21, "$.aliases.champion"),
+            "expected an integer, got a string 'two'",
+        ),
+        ("aliases: [1, 2]\n", (4, 10, "$.aliases"), "expected a mapping, got a list"),
+        ("description: 3\n", (4, 14, "$.description"), "expected a string, got an integer 3"),
+        ("aliases:\n  latest: 1\n", (5, 3, "$.aliases.latest"), "alias 'latest' is reserved"),
+        ("aliases:\n  Latest: 1\n", (5, 3, "$.aliases.Latest"), "alias 'Latest' is reserved"),
+        ("aliases:\n  v2: 1\n", (5, 3, "$.aliases.v2"), "alias 'v2' is reserved"),
+        ("aliases:\n  V10: 1\n", (5, 3, "$.aliases.V10"), "alias 'V10' is reserved"),
+        (
+            "aliases:\n  'my alias': 1\n",
+            (5, 3, "$.aliases['my alias']"),
+            "invalid name 'my alias': aliases may contain only",
+        ),
+        (
+            "stages:\n  Prod: 1\n",
+            (5, 3, "$.stages.Prod"),
+            "unknown key 'Prod' (expected one of: Production, Staging, Archived)",
+        ),
+        (
+            "stages:\n  None: 1\n",
+            (5, 3, "$.stages.None"),
+            "unknown key 'None' (expected one of: Production, Staging, Archived)",
+        ),
+        ("aliases:\n  champion: 0\n", (5, 13, "$.aliases.champion"), "expected a number >= 1"),
+        ("stages:\n  Production: 0\n", (5, 15, "$.stages.Production"), "got 0"),
+        ("retention: {keep_latest: -1}\n", (4, 26, "$.retention.keep_latest"), ">= 0"),
+        ("prune: {aliases: yes please}\n", (4, 18, "$.prune.aliases"), "expected true or false"),
+        (
+            "stages:\n  Production: 1\n  Staging: [2, 1]\n",
+            (6, 16, "$.stages.Staging"),
+            "version 1 is already given stage Production",
+        ),
+        (
+            "aliases:\n  champion: 1\n  champion: 2\n",
+            (6, 3, "$.aliases.champion"),
+            "key 'champion' is given twice",
+        ),
+        (
+            "gates: {champion: nope}\naliases: {champion: 1}\n",
+            (4, 19, "$.gates.champion"),
+            "unknown policy 'nope' (policies: p)",
+        ),
+        ("tags: {registry_ops.commit: x}\n", (4, 8, "$.tags['registry_ops.commit']"), "reserved"),
+    ],
+)
+def test_manifest_mistake_is_located(
+    tree: Tree, body: str, at: tuple[int, int, str], message: str
+) -> None:
+    tree.policy()
+    tree.manifest(body)
+    problem = only_problem(tree.root)
+    assert where(problem) == ("m.yaml", *at), str(problem)
+    assert message in problem.message, str(problem)
+    assert str(problem).startswith(f"{tree.root / 'manifests/m.yaml'}:{at[0]}:{at[1]}: {at[2]}: ")
+
+
+def test_wrong_api_version_and_kind(tree: Tree) -> None:
+    tree.write("manifests/m.yaml", "apiVersion: v2\nkind: GatePolicy\nmodel: m\n")
+    found = problems(tree.root)
+    assert [where(p) for p in found] == [
+        ("m.yaml", 1, 13, "$.apiVersion"),
+        ("m.yaml", 2, 7, "$.kind"),
+    ]
+    assert "expected 'registry-ops/v1'" in found[0].message
+    assert "expected 'ModelManifest'" in found[1].message
+
+
+def test_missing_required_key(tree: Tree) -> None:
+    tree.write("manifests/m.yaml", "apiVersion: registry-ops/v1\nkind: ModelManifest\n")
+    problem = only_problem(tree.root)
+    assert (problem.path, problem.line, problem.column) == ("$", 1, 1)
+    assert problem.message == "missing required key 'model'"
+
+
+def test_yaml_syntax_error_has_position(tree: Tree) -> None:
+    tree.manifest("aliases: {champion: 1\n")
+    problem = only_problem(tree.root)
+    assert problem.path == "$"
+    assert problem.message.startswith("invalid YAML")
+    assert problem.line is not None and problem.line >= 4
+    assert problem.column is not None
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n"])
+def test_empty_file(tree: Tree, text: str) -> None:
+    tree.write("manifests/empty.yaml", text)
+    problem = only_problem(tree.root)
+    assert (Path(problem.file).name, problem.path) == ("empty.yaml", "$")
+    assert "empty file: expected a manifest document" in problem.message
+
+
+def test_duplicate_model_across_files_names_both(tree: Tree) -> None:
+    tree.manifest(model="same", file="one")
+    tree.manifest(model="same", file="two")
+    problem = only_problem(tree.root)
+    assert where(problem) == ("two.yaml", 3, 8, "$.model")
+    assert problem.message == (
+        f"model 'same' is already managed by {tree.root / 'manifests/one.yaml'}:3"
+    )
+
+
+def test_gates_for_unknown_target_is_a_warning_not_an_error(tree: Tree) -> None:
+    tree.policy()
+    tree.manifest("aliases: {champion: 1}\ngates:\n  champion: p\n  canary: p\n")
+    desired = load(tree.root)
+    assert len(desired.warnings) == 1
+    (warning,) = desired.warnings
+    assert warning.startswith(f"{tree.root / 'manifests/m.yaml'}:7: $.gates.canary: ")
+    assert "'canary' is not an alias or stage" in warning
+    assert desired.manifests["clf"].gates == {"champion": "p", "canary": "p"}
+
+
+# --- policies ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gates", "at", "message"),
+    [
+        (
+            "  - signature: required\n",
+            (5, 5, "$.gates[0]"),
+            "expected a mapping with one of the keys: metric, tags, max_age_days",
+        ),
+        ("  - metric: acc\n", (5, 5, "$.gates[0]"), "a metric gate needs 'min' or 'max'"),
+        (
+            "  - metric: acc\n    min: high\n",
+            (6, 10, "$.gates[0].min"),
+            "expected a number, got a string 'high'",
+        ),
+        (
+            "  - metric: acc\n    min: 1\n  - metric: loss\n    max: 1\n    maximum: 1\n",
+            (9, 5, "$.gates[1].maximum"),
+            "unknown key 'maximum'",
+        ),
+        ("  - max_age_days: 0\n", (5, 19, "$.gates[0].max_age_days"), "expected a number > 0"),
+        ("  - tags: {}\n", (5, 11, "$.gates[0].tags"), "must not be empty"),
+    ],
+)
+def test_policy_mistake_is_located(
+    tree: Tree, gates: str, at: tuple[int, int, str], message: str
+) -> None:
+    tree.policy(gates)
+    problem = only_problem(tree.root)
+    assert where(problem) == ("p.yaml", *at), str(problem)
+    assert message in problem.message, str(problem)
+
+
+def test_duplicate_policy_names_across_files(tree: Tree) -> None:
+    tree.policy(name="prod")
+    tree.write("policies/zz-copy.yaml", POLICY_HEAD.format(name="prod") + "  - max_age_days: 1\n")
+    problem = only_problem(tree.root)
+    assert where(problem) == ("zz-copy.yaml", 3, 7, "$.name")
+    assert problem.message == (
+        f"policy 'prod' is already defined in {tree.root / 'policies/prod.yaml'}:3"
+    )
+
+
+def test_empty_policy_file(tree: Tree) -> None:
+    tree.write("policies/p.yaml", "")
+    problem = only_problem(tree.root)
+    assert "empty file: expected a policy document" in problem.message
+
+
+# --- all problems at once -----------------------------------------------------------------
+
+
+def test_all_problems_from_several_files_in_one_error(tree: Tree) -> None:
+    tree.policy("  - metric: acc\n", name="bad")
+    tree.manifest("aliases: {champion: x}\n", model="a", file="a")
+    tree.manifest("colour: red\nstages: {Prod: 1}\n", model="b", file="b")
+    tree.manifest("gates: {champion: missing}\n", model="c", file="c")
+    tree.write("manifests/d.yaml", "aliases: [\n")
+    found = problems(tree.root)
+    assert [where(p)[:3] for p in found] == [
+        ("bad.yaml", 5, 5),
+        ("a.yaml", 4, 21),
+        ("b.yaml", 4, 1),
+        ("b.yaml", 5, 10),
+        ("c.yaml", 4, 19),
+        ("d.yaml", 2, 1),
+    ]
+    with pytest.raises(InvalidInput) as info:
+        load(tree.root)
+    assert str(info.value).startswith("6 problems found:\n  ")
+
+
+# --- suspected bugs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "aliases: {champion: 1.0}\n",
+        "stages: {Production: 2.0}\n",
+        "retention: {archive_unlisted: true, keep_latest: 2.0}\n",
+    ],
+)
+def test_float_versions_are_refused_or_made_integers(tree: Tree, body: str) -> None:
+    tree.manifest(body)
+    try:
+        m = load(tree.root).manifests["clf"]
+    except InvalidInput:
+        return  # refused: fine
+    numbers = [*m.aliases.values(), *(v for vs in m.stages.values() for v in vs)]
+    numbers.append(m.retention.keep_latest)
+    assert all(type(n) is int for n in numbers), numbers
+
+
+def test_integer_alias_key_is_not_called_a_provenance_tag(tree: Tree) -> None:
+    tree.manifest("aliases: {2024: 1}\n")
+    try:
+        load(tree.root)
+        messages: list[str] = []
+    except InvalidInput as exc:
+        messages = [p.message for p in exc.problems]
+    assert not any("provenance" in m for m in messages), messages
+    assert len(messages) <= 1, messages
+
+
+def test_numeric_tag_key_becomes_a_string(tree: Tree) -> None:
+    tree.manifest("tags: {2024: x, tier: 1}\n")
+    assert load(tree.root).manifests["clf"].tags == {"2024": "x", "tier": "1"}
+
+
+def test_gate_that_is_not_a_mapping_is_reported_once(tree: Tree) -> None:
+    tree.policy("  - metric\n")
+    problem = only_problem(tree.root)
+    assert where(problem) == ("p.yaml", 5, 5, "$.gates[0]")
+    assert "expected a mapping" in problem.message
+
+
+def test_repeated_version_in_stage_list_says_what_is_wrong(tree: Tree) -> None:
+    tree.manifest("stages: {Production: [1, 1]}\n")
+    problem = only_problem(tree.root)
+    assert problem.path == "$.stages.Production"
+    assert "unique" in problem.message or "twice" in problem.message, problem.message
+
+
+# --- import hygiene ------------------------------------------------------------------------
+
+
+def test_loader_and_cli_do_not_import_mlflow_or_torch() -> None:
+    code = (
+        "import registry_ops.cli, registry_ops.loader, sys; "
+        "assert 'mlflow' not in sys.modules and 'torch' not in sys.modules, "
+        "sorted(m for m in sys.modules if m.startswith(('mlflow', 'torch')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
