@@ -37,7 +37,7 @@ GATE_KINDS = ("metric", "tags", "max_age_days")
 
 # JSON Schema counts 1.0 as an integer; a version number or a count written
 # as 1.0 is a mistake here (and would crash slicing), so integers are ints.
-_Validator = validators.extend(
+_Validator = validators.extend(  # type: ignore[no-untyped-call]
     Draft202012Validator,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
