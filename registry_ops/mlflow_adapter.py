@@ -13,6 +13,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from registry_ops.errors import RegistryError, RegistryOpsError
@@ -42,8 +43,24 @@ def _configure() -> None:
     warnings.filterwarnings(
         "ignore", message=r".*Model registry stages will be removed", category=FutureWarning
     )
+    import mlflow  # noqa: F401 - configures its loggers on import; quieten them after
+
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _require_sqlite_file(uri: str) -> None:
+    """Refuse a sqlite URI whose file does not exist.
+
+    MLflow would silently create an empty database there, so a mistyped path
+    would read as "no such model" and leave a stray file behind.
+    """
+    if not uri.startswith("sqlite://"):
+        return
+    rest = uri[len("sqlite://") :].split("?", 1)[0]
+    path = rest[1:] if rest.startswith("/") else rest
+    if path and path != ":memory:" and not Path(path).is_file():
+        raise RegistryError(f"no MLflow database at {path} (from {redact(uri)})")
 
 
 @contextmanager
@@ -66,6 +83,8 @@ class Registry:
     """A connection to one MLflow tracking server and model registry."""
 
     def __init__(self, tracking_uri: str, registry_uri: str | None = None) -> None:
+        for uri in (tracking_uri, registry_uri):
+            _require_sqlite_file(uri or "")
         _configure()
         with _calling("client setup"):
             from mlflow.tracking import MlflowClient

@@ -337,7 +337,8 @@ def test_plan_json_has_the_contract_fields(cli, two_versions, tracking_uri):  # 
     }
 
 
-def test_missing_model_in_registry_is_reported_with_location(cli, workspace, tracking_uri):  # type: ignore[no-untyped-def]
+def test_missing_model_in_registry_is_reported_with_location(cli, seeder, workspace, tracking_uri):  # type: ignore[no-untyped-def]
+    seeder.version("someone-else", val_accuracy=0.5)
     workspace.manifest("ghost", "aliases: {champion: 1}\n")
     result = cli(*args(workspace, tracking_uri, "plan"))
     assert result.code == 1
@@ -360,3 +361,12 @@ def test_colour_only_when_asked_or_on_a_terminal(cli, two_versions, tracking_uri
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     assert "\033[" not in cli(*args(two_versions, tracking_uri, "plan")).out
+
+
+def test_missing_sqlite_database_is_an_error_not_a_new_file(cli, workspace, tmp_path: Path):  # type: ignore[no-untyped-def]
+    workspace.manifest("clf", "aliases: {champion: 1}\n")
+    db = tmp_path / "typo" / "mlflow.db"
+    result = cli("--tracking-uri", f"sqlite:///{db}", "-C", str(workspace.root), "plan")
+    assert result.code == 1
+    assert "no MLflow database at" in result.err
+    assert not db.exists() and not db.parent.exists()
