@@ -408,3 +408,12 @@ def test_loader_and_cli_do_not_import_mlflow_or_torch() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_relative_and_not_yet_supported_gate_kinds_are_named_as_such(tree: Tree) -> None:
+    tree.policy(
+        "  - metric: acc\n    min: 0.9\n    baseline: current\n  - signature: required\n"
+    )
+    found = {p.path: p.message for p in problems(tree.root)}
+    assert "not supported by this version" in found["$.gates[0].baseline"]
+    assert "gate kind 'signature' is not supported" in found["$.gates[1]"]
