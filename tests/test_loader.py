@@ -276,7 +276,7 @@ def test_gates_for_unknown_target_is_a_warning_not_an_error(tree: Tree) -> None:
     ("gates", "at", "message"),
     [
         (
-            "  - signature: required\n",
+            "  - colour: blue\n",
             (5, 5, "$.gates[0]"),
             "expected a mapping with one of the keys: metric, tags, max_age_days",
         ),
@@ -411,9 +411,7 @@ def test_loader_and_cli_do_not_import_mlflow_or_torch() -> None:
 
 
 def test_relative_and_not_yet_supported_gate_kinds_are_named_as_such(tree: Tree) -> None:
-    tree.policy(
-        "  - metric: acc\n    min: 0.9\n    baseline: current\n  - signature: required\n"
-    )
+    tree.policy("  - metric: acc\n    min: 0.9\n    baseline: current\n  - signature: required\n")
     found = {p.path: p.message for p in problems(tree.root)}
     assert "not supported by this version" in found["$.gates[0].baseline"]
     assert "gate kind 'signature' is not supported" in found["$.gates[1]"]
