@@ -168,8 +168,11 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
 
     renderer("text")(result, sys.stdout, _color(ctx, sys.stdout))
     runnable = [m for m in result.models if m.changes and not m.blocked]
+    blocked = ", ".join(m.model for m in result.models if m.blocked)
     if not runnable:
-        return EXIT_BLOCKED if result.status == "blocked" else EXIT_OK
+        if blocked:
+            click.echo(f"Nothing applied; blocked by gates: {blocked}.", err=True)
+        return EXIT_BLOCKED if blocked else EXIT_OK
     count = sum(len(m.changes) for m in runnable)
     if not yes:
         if not sys.stdin.isatty():
@@ -186,9 +189,8 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
     outcome = apply_plan(result, registry, Provenance.current(commit))
     n = outcome.change_count
     click.echo(f"Applied {n} change{'s' * (n != 1)} to {len(outcome.applied)} model(s).")
-    if outcome.blocked:
-        names_blocked = ", ".join(m.model for m in outcome.blocked)
-        click.echo(f"Not applied, blocked by gates: {names_blocked}.", err=True)
+    if blocked:
+        click.echo(f"Not applied, blocked by gates: {blocked}.", err=True)
         return EXIT_BLOCKED
     return EXIT_OK
 
