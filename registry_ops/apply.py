@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from registry_ops.errors import ApplyFailed, StalePlan
 from registry_ops.mlflow_adapter import Registry
+from registry_ops.model import ModelManifest
 from registry_ops.plan import Change, ModelPlan, Plan
+from registry_ops.planner import plan_models
+from registry_ops.render import describe as describe_change
 from registry_ops.state import PROVENANCE_PREFIX, Observed, ObservedModel, fingerprint, snapshot_of
 
 P = PROVENANCE_PREFIX
@@ -78,8 +82,18 @@ def _what_moved(before: dict[str, object] | None, after: dict[str, object] | Non
     return (", ".join(moved) or "state") + " changed"
 
 
-def apply_plan(plan: Plan, registry: Registry, provenance: Provenance) -> ApplyResult:
-    """Apply every unblocked model's changes, then re-read and verify them."""
+def apply_plan(
+    plan: Plan,
+    registry: Registry,
+    provenance: Provenance,
+    desired: Sequence[ModelManifest] = (),
+) -> ApplyResult:
+    """Apply every unblocked model's changes, then re-read and verify them.
+
+    With the manifests (``desired``), verification re-plans the applied models
+    and fails if anything still differs, including changes another writer
+    made meanwhile; a saved plan alone is verified change by change.
+    """
     result = ApplyResult()
     for model_plan in plan.models:
         if not model_plan.changes:
@@ -94,7 +108,19 @@ def apply_plan(plan: Plan, registry: Registry, provenance: Provenance) -> ApplyR
         registry.set_model_tag(model_plan.model, P + "last_applied_at", provenance.applied_at)
         result.applied.append(model_plan)
     if result.applied:
-        verify(result.applied, registry.read_state([m.model for m in result.applied]))
+        observed = registry.read_state([m.model for m in result.applied])
+        verify(result.applied, observed)
+        applied = {m.model for m in result.applied}
+        leftover = [
+            f"  {c.model}: {describe_change(c)}"
+            for m in plan_models([d for d in desired if d.model in applied], observed)
+            for c in m.changes
+        ]
+        if leftover:
+            raise ApplyFailed(
+                "after applying, the registry still differs from the manifests "
+                "(another writer may be changing it; plan again):\n" + "\n".join(leftover)
+            )
     return result
 
 

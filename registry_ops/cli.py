@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -155,6 +156,7 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
     if plan_file is None and args and args[0].endswith(".json"):
         raise RegistryOpsError(f"plan file not found: {args[0]}")
     registry = target.connect()
+    desired = None
     if plan_file:
         with open(plan_file, encoding="utf-8") as stream:
             result = narrow(load_plan(stream, plan_file), names)
@@ -186,7 +188,8 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
     git = gitinfo.describe(target.root)
     # A dirty tree is applied from what is on disk, not from the commit: say so.
     commit = (git.commit + ("+dirty" if git.dirty else "")) if git else None
-    outcome = apply_plan(result, registry, Provenance.current(commit))
+    manifests = [desired.manifests[m.model] for m in result.models] if desired else []
+    outcome = apply_plan(result, registry, Provenance.current(commit), manifests)
     n = outcome.change_count
     click.echo(f"Applied {n} change{'s' * (n != 1)} to {len(outcome.applied)} model(s).")
     if blocked:
@@ -291,4 +294,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         code = 130
+    except Exception:  # a bug: show it, but never a credential from a message or URI
+        click.echo(redact(traceback.format_exc()), err=True)
+        click.echo("error: internal error in registry-ops (the traceback above is a bug)", err=True)
+        code = EXIT_ERROR
     sys.exit(code)
