@@ -194,16 +194,7 @@ def _stage_changes(
         for version in displaced:
             if version in wanted:
                 continue  # it gets its own transition
-            archives.append(
-                Change(
-                    "transition_stage",
-                    name,
-                    version=version,
-                    stage="Archived",
-                    from_stage=stage,
-                    reason="displaced",
-                )
-            )
+            archives.append(_archive(name, version, stage, "displaced"))
             archived.add(version)
 
     if manifest.retention.archive_unlisted:
@@ -215,16 +206,7 @@ def _stage_changes(
                 continue
             if observed.stage == "Archived":
                 continue
-            archives.append(
-                Change(
-                    "transition_stage",
-                    name,
-                    version=version,
-                    stage="Archived",
-                    from_stage=observed.stage,
-                    reason="retention",
-                )
-            )
+            archives.append(_archive(name, version, observed.stage, "retention"))
 
     promotions.sort(
         key=lambda c: (
@@ -235,3 +217,14 @@ def _stage_changes(
     )
     archives.sort(key=lambda c: c.version or 0)
     return promotions, archives
+
+
+def _archive(model: str, version: int, from_stage: str, reason: str) -> Change:
+    return Change(
+        "transition_stage",
+        model,
+        version=version,
+        stage="Archived",
+        from_stage=from_stage,
+        reason=reason,
+    )

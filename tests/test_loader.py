@@ -12,6 +12,7 @@ import pytest
 from registry_ops.errors import InvalidInput, Problem
 from registry_ops.loader import load
 from registry_ops.model import Desired, GateSpec, Location, Prune, Retention
+from tests.conftest import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFEST_HEAD = "apiVersion: registry-ops/v1\nkind: ModelManifest\nmodel: {model}\n"  # lines 1-3
@@ -20,25 +21,18 @@ POLICY_HEAD = "apiVersion: registry-ops/v1\nkind: GatePolicy\nname: {name}\ngate
 # --- builders ----------------------------------------------------------------
 
 
-class Tree:
-    """A root with manifests/ and policies/."""
+class Tree(Workspace):
+    """A root with manifests/ and policies/, with builders keyed for these tests."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        (root / "manifests").mkdir(parents=True)
-        (root / "policies").mkdir()
-
-    def write(self, relpath: str, text: str) -> Path:
-        path = self.root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        return path
-
-    def manifest(self, body: str = "", model: str = "clf", file: str = "m") -> Path:
+    def manifest(  # type: ignore[override]
+        self, body: str = "", model: str = "clf", file: str = "m"
+    ) -> Path:
         text = MANIFEST_HEAD.format(model=model) + textwrap.dedent(body)
         return self.write(f"manifests/{file}.yaml", text)
 
-    def policy(self, gates: str = "  - metric: acc\n    min: 0.9\n", name: str = "p") -> Path:
+    def policy(  # type: ignore[override]
+        self, gates: str = "  - metric: acc\n    min: 0.9\n", name: str = "p"
+    ) -> Path:
         return self.write(f"policies/{name}.yaml", POLICY_HEAD.format(name=name) + gates)
 
 
