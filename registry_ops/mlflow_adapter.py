@@ -77,7 +77,7 @@ def _calling(what: str) -> Iterator[None]:
 
 
 def _quote(value: str) -> str:
-    return "'" + value.replace("'", "\\'") + "'"
+    return "'" + value + "'"
 
 
 class Registry:
@@ -111,7 +111,13 @@ class Registry:
     def read_state(self, names: Sequence[str] | None = None) -> Observed:
         """Aliases, tags, description and every version of ``names`` (all models if None)."""
         wanted = None if names is None else set(names)
-        per_name = wanted is not None and len(wanted) <= PER_NAME_LIMIT
+        # MLflow's filter grammar has no escape for quotes inside a name: such
+        # names are found by reading the whole registry instead.
+        per_name = (
+            wanted is not None
+            and len(wanted) <= PER_NAME_LIMIT
+            and not any(q in n for n in wanted for q in "'\"\\")
+        )
         if wanted is not None and not wanted:
             return Observed({})
         with _calling("registry read"):

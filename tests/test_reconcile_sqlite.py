@@ -200,11 +200,15 @@ def test_export_then_plan_is_empty(cli, seeder, tmp_path, tracking_uri):  # type
     assert "--force" in again.err
 
 
-def test_model_name_with_spaces_and_non_ascii(cli, seeder, workspace, tracking_uri):  # type: ignore[no-untyped-def]
-    name = "Détecteur de fraude 🚀"
+@pytest.mark.parametrize("name", ["Détecteur de fraude 🚀", "O'Brien's \"best\" model"])
+def test_model_name_with_spaces_quotes_and_non_ascii(cli, seeder, workspace, tracking_uri, name):  # type: ignore[no-untyped-def]
     seeder.version(name, val_accuracy=0.95)
     workspace.policy("production", PRODUCTION)
-    workspace.manifest(f'"{name}"', "aliases: {champion: 1}\ngates: {champion: production}\n")
+    # JSON is YAML: a safe way to write any name as a scalar.
+    workspace.manifest(
+        json.dumps(name, ensure_ascii=False),
+        "aliases: {champion: 1}\ngates: {champion: production}\n",
+    )
     assert cli(*args(workspace, tracking_uri, "apply", "--yes")).code == 0
     assert int(MlflowClient(tracking_uri).get_registered_model(name).aliases["champion"]) == 1
     plan = cli(*args(workspace, tracking_uri, "plan", "--detailed-exitcode", name))

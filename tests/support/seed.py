@@ -15,6 +15,7 @@ class Seeder:
     def __init__(self, tracking_uri: str, artifact_root: str) -> None:
         self.client = MlflowClient(tracking_uri=tracking_uri)
         self.uri = tracking_uri
+        self.models: set[str] = set()
         existing = self.client.get_experiment_by_name("seed")
         self.experiment = (
             existing.experiment_id
@@ -24,8 +25,9 @@ class Seeder:
 
     def version(self, model: str, **metrics: float) -> int:
         """Register a new version of ``model`` (created if needed); returns its number."""
-        if not self.client.search_registered_models(filter_string=f"name = '{model}'"):
+        if model not in self.models:
             self.client.create_registered_model(model)
+            self.models.add(model)
         run = self.client.create_run(self.experiment)
         for key, value in metrics.items():
             self.client.log_metric(run.info.run_id, key, value)
