@@ -9,7 +9,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.registry-ops-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -c constraints.txt -e '.[quickstart,dev]'
+  echo "Installing registry-ops and its dependencies into .venv (log: .venv/install.log)..."
+  # pip's and setuptools' chatter goes to the log; it is shown only if the install fails.
+  if ! {
+    .venv/bin/python -m pip install --upgrade pip &&
+      .venv/bin/python -m pip install -c constraints.txt -e '.[quickstart,dev]'
+  } >.venv/install.log 2>&1; then
+    tail -n 40 .venv/install.log
+    echo "error: installing into .venv failed; the full log is .venv/install.log" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi

@@ -45,14 +45,9 @@ N_VAL = 500
 # Initialisation seed shared by all versions: differences come from capacity and budget.
 MODEL_SEED = 0
 
-# Kept identical to the ``description`` fields in manifests/*.yaml, so that a freshly
-# seeded registry shows no description drift in the first plan.
-MODEL_DESCRIPTIONS: dict[str, str] = {
-    "spirals-classifier": "Two-spirals classifier used by the quickstart",
-    "spirals-experimental": (
-        "Under-trained two-spirals model; its promotion is blocked by the staging gates"
-    ),
-}
+# The registry starts with bare models: descriptions and tags come from the
+# manifests, so the first plan shows them being reconciled too.
+MODELS = ("spirals-classifier", "spirals-experimental")
 
 
 @dataclass(frozen=True)
@@ -166,7 +161,7 @@ def _ensure_experiment(client: MlflowClient, artifact_uri: str) -> str:
 def _already_seeded(client: MlflowClient) -> list[str]:
     """Names of quickstart models that already have versions in the registry."""
     seeded = []
-    for name in MODEL_DESCRIPTIONS:
+    for name in MODELS:
         # Registering again would append v4, v5, ... and the manifests' version numbers
         # would then point at the wrong models, so refuse instead.
         if len(client.search_model_versions(f"name = '{name}'")) > 0:
@@ -256,7 +251,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 registered_model_name=spec.model,
                 pip_requirements=pip_requirements,
             )
-        client.update_registered_model(spec.model, description=MODEL_DESCRIPTIONS[spec.model])
         print(
             f"{spec.model} v{info.registered_model_version}: "
             f"hidden={spec.hidden} depth={spec.depth} epochs={spec.epochs} "
