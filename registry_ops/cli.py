@@ -291,6 +291,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except RegistryOpsError as exc:
         click.echo(f"error: {redact(str(exc))}", err=True)
         code = exc.exit_code
+    except OSError as exc:  # files the user named: unreadable, unwritable, missing
+        click.echo(f"error: {redact(str(exc))}", err=True)
+        code = EXIT_ERROR
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         code = 130

@@ -374,3 +374,13 @@ def test_missing_sqlite_database_is_an_error_not_a_new_file(cli, workspace, tmp_
     assert result.code == 1
     assert "no MLflow database at" in result.err
     assert not db.exists() and not db.parent.exists()
+
+
+def test_unwritable_plan_file_is_an_error_not_a_traceback(
+    cli, two_versions, tracking_uri, tmp_path
+):  # type: ignore[no-untyped-def]
+    out = tmp_path / "missing-dir" / "plan.json"
+    result = cli(*args(two_versions, tracking_uri, "plan", "--out", str(out)))
+    assert result.code == 1
+    assert "No such file or directory" in result.err
+    assert "Traceback" not in result.err
