@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -87,12 +87,14 @@ def apply_plan(
     registry: Registry,
     provenance: Provenance,
     desired: Sequence[ModelManifest] = (),
+    progress: Callable[[Change], None] | None = None,
 ) -> ApplyResult:
     """Apply every unblocked model's changes, then re-read and verify them.
 
     With the manifests (``desired``), verification re-plans the applied models
     and fails if anything still differs, including changes another writer
     made meanwhile; a saved plan alone is verified change by change.
+    ``progress`` is told of each change once it is applied and stamped.
     """
     result = ApplyResult()
     for model_plan in plan.models:
@@ -104,6 +106,8 @@ def apply_plan(
         for change in model_plan.changes:
             _execute(change, registry)
             _stamp_version(change, model_plan.manifest, registry, provenance)
+            if progress:
+                progress(change)
         registry.set_model_tag(model_plan.model, P + "last_applied_commit", provenance.commit)
         registry.set_model_tag(model_plan.model, P + "last_applied_at", provenance.applied_at)
         result.applied.append(model_plan)

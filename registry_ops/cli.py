@@ -189,13 +189,21 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
     # A dirty tree is applied from what is on disk, not from the commit: say so.
     commit = (git.commit + ("+dirty" if git.dirty else "")) if git else None
     manifests = [desired.manifests[m.model] for m in result.models] if desired else []
-    outcome = apply_plan(result, registry, Provenance.current(commit), manifests)
+    outcome = apply_plan(
+        result, registry, Provenance.current(commit), manifests, progress=_applied_line
+    )
     n = outcome.change_count
     click.echo(f"Applied {n} change{'s' * (n != 1)} to {len(outcome.applied)} model(s).")
     if blocked:
         click.echo(f"Not applied, blocked by gates: {blocked}.", err=True)
         return EXIT_BLOCKED
     return EXIT_OK
+
+
+def _applied_line(change: Any) -> None:
+    from registry_ops.render import describe
+
+    click.echo(f"  applied {change.model}: {describe(change)[1]}")
 
 
 @cli.command()
