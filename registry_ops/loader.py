@@ -67,7 +67,8 @@ class _Collector:
         self.problems: list[Problem] = []
 
     def display(self, path: Path) -> str:
-        return os.path.normpath(path) if self.root.is_absolute() else str(path)
+        """How a file is named in messages: as reached from the root the user gave."""
+        return os.path.normpath(path)
 
     def add(self, file: str, where: tuple[int, int] | None, path: str, message: str) -> None:
         line, col = where if where else (None, None)
