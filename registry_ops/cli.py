@@ -10,7 +10,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 import click
 
@@ -25,6 +25,11 @@ from registry_ops.errors import (
 )
 from registry_ops.redact import redact
 
+if TYPE_CHECKING:  # the real imports happen inside the commands that need them
+    from registry_ops.model import Desired
+    from registry_ops.plan import Change
+    from registry_ops.reconcile import Target
+
 FORMAT = click.Choice(["text", "json", "markdown"])
 
 
@@ -37,7 +42,7 @@ def _color(ctx: click.Context, stream: IO[str]) -> bool:
     return stream.isatty()
 
 
-def _target(ctx: click.Context) -> Any:
+def _target(ctx: click.Context) -> Target:
     from registry_ops.reconcile import DEFAULT_TRACKING_URI, Target
 
     params = ctx.find_root().params
@@ -48,7 +53,7 @@ def _target(ctx: click.Context) -> Any:
     return Target(root=Path(params["root"]), tracking_uri=tracking, registry_uri=registry)
 
 
-def _warn(desired: Any) -> None:
+def _warn(desired: Desired) -> None:
     for warning in desired.warnings:
         click.echo(f"warning: {warning}", err=True)
 
@@ -200,7 +205,7 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
     return EXIT_OK
 
 
-def _applied_line(change: Any) -> None:
+def _applied_line(change: Change) -> None:
     from registry_ops.render import describe
 
     click.echo(f"  applied {change.model}: {describe(change)[1]}")
@@ -242,7 +247,7 @@ def status(ctx: click.Context, models: tuple[str, ...], fmt: str) -> int:
     return EXIT_ERROR if missing and models else EXIT_OK
 
 
-def _maybe_load(root: Path) -> Any:
+def _maybe_load(root: Path) -> Desired | None:
     """The desired state when the root has manifests; None when it has none."""
     from registry_ops.loader import load
 
