@@ -1,0 +1,152 @@
+"""Planner invariants on generated registries and manifests (plain data, no MLflow).
+
+Applying a plan's changes in order, the way apply does, must reach the
+manifest's state (a second plan is empty), and must never leave a stage
+empty that was held before and is wanted held after.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from registry_ops.model import ModelManifest, Prune, Retention
+from registry_ops.plan import Change
+from registry_ops.planner import plan_model
+from registry_ops.state import ObservedModel, ObservedVersion
+
+STAGE_NAMES = ("None", "Staging", "Production", "Archived")
+ALIASES = ("champion", "challenger", "shadow")
+
+
+@st.composite
+def scenario(draw: st.DrawFn) -> tuple[ModelManifest, ObservedModel]:
+    count = draw(st.integers(1, 5))
+    versions = list(range(1, count + 1))
+    observed = ObservedModel(
+        name="m",
+        description=draw(st.sampled_from(["", "old"])),
+        tags=draw(
+            st.dictionaries(
+                st.sampled_from(["a", "b", "registry_ops.commit"]), st.text(max_size=2), max_size=3
+            )
+        ),
+        aliases=draw(
+            st.dictionaries(st.sampled_from(ALIASES), st.sampled_from(versions), max_size=3)
+        ),
+        versions={
+            v: ObservedVersion(v, draw(st.sampled_from(STAGE_NAMES)), f"run{v}", 0, {})
+            for v in versions
+        },
+    )
+    # Each version takes at most one stage in a valid manifest.
+    unassigned = draw(st.permutations(versions))
+    stages: dict[str, tuple[int, ...]] = {}
+    for stage in ("Production", "Staging", "Archived"):
+        take = draw(st.integers(0, min(2, len(unassigned))))
+        if take:
+            stages[stage], unassigned = tuple(unassigned[:take]), unassigned[take:]
+    manifest = ModelManifest(
+        model="m",
+        file="manifests/m.yaml",
+        description=draw(st.sampled_from([None, "", "new"])),
+        tags=draw(
+            st.one_of(
+                st.none(),
+                st.dictionaries(st.sampled_from(["a", "c"]), st.text(max_size=2), max_size=2),
+            )
+        ),
+        aliases=draw(
+            st.dictionaries(st.sampled_from(ALIASES), st.sampled_from(versions), max_size=3)
+        ),
+        stages=stages,
+        retention=Retention(draw(st.booleans()), draw(st.integers(0, 3))),
+        prune=Prune(draw(st.booleans()), draw(st.booleans())),
+    )
+    return manifest, observed
+
+
+def apply_change(model: ObservedModel, change: Change) -> ObservedModel:
+    """What MLflow does for one change (stages: archive_existing_versions=False)."""
+    model = copy.deepcopy(model)
+    if change.action == "update_description":
+        return replace(model, description=change.value or "")
+    if change.action == "set_model_tag":
+        model.tags[change.key or ""] = change.value or ""
+    elif change.action == "delete_model_tag":
+        model.tags.pop(change.key or "", None)
+    elif change.action == "set_alias":
+        model.aliases[change.alias or ""] = change.version or 0
+    elif change.action == "delete_alias":
+        model.aliases.pop(change.alias or "", None)
+    elif change.action == "transition_stage":
+        v = change.version or 0
+        model.versions[v] = replace(model.versions[v], stage=change.stage or "None")
+    return model
+
+
+@settings(max_examples=400, deadline=None)
+@given(scenario())
+def test_applying_the_plan_converges(case: tuple[ModelManifest, ObservedModel]) -> None:
+    manifest, model = case
+    for change in plan_model(manifest, model):
+        model = apply_change(model, change)
+    assert plan_model(manifest, model) == []
+
+
+def _swap(manifest: ModelManifest, model: ObservedModel) -> bool:
+    """Staging is refilled only from Production while its holders move up: a version
+    holds one stage at a time, so one of the two stages must be empty for a moment."""
+    incoming = [
+        v for v in manifest.stages.get("Staging", ()) if model.versions[v].stage != "Staging"
+    ]
+    return bool(incoming) and all(model.versions[v].stage == "Production" for v in incoming)
+
+
+CHAIN = (  # v3 None -> Staging, v2 Staging -> Production, v1 Production -> Archived
+    ModelManifest(model="m", file="f", stages={"Production": (2,), "Staging": (3,)}),
+    ObservedModel(
+        "m",
+        versions={
+            1: ObservedVersion(1, "Production"),
+            2: ObservedVersion(2, "Staging"),
+            3: ObservedVersion(3, "None"),
+        },
+    ),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@example(CHAIN)
+@given(scenario())
+def test_no_wanted_stage_is_left_empty_mid_way(case: tuple[ModelManifest, ObservedModel]) -> None:
+    manifest, model = case
+    keep = [
+        stage
+        for stage in ("Production", "Staging")
+        if manifest.stages.get(stage)
+        and model.stage_holders(stage)
+        and not (stage == "Staging" and _swap(manifest, model))
+    ]
+    for change in plan_model(manifest, model):
+        model = apply_change(model, change)
+        for stage in keep:
+            assert model.stage_holders(stage), f"{stage} empty after {change}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenario())
+def test_plans_are_deterministic(case: tuple[ModelManifest, ObservedModel]) -> None:
+    manifest, model = case
+    assert plan_model(manifest, model) == plan_model(manifest, copy.deepcopy(model))
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenario())
+def test_own_provenance_tags_are_never_touched(case: tuple[ModelManifest, ObservedModel]) -> None:
+    manifest, model = case
+    for change in plan_model(manifest, model):
+        assert not (change.key or "").startswith("registry_ops.")
