@@ -24,13 +24,12 @@ from registry_ops.errors import (
     RegistryOpsError,
 )
 from registry_ops.redact import redact
+from registry_ops.render import FORMATS
 
 if TYPE_CHECKING:  # the real imports happen inside the commands that need them
     from registry_ops.model import Desired
     from registry_ops.plan import Change
     from registry_ops.reconcile import Target
-
-FORMAT = click.Choice(["text", "json", "markdown"])
 
 
 def _color(ctx: click.Context, stream: IO[str]) -> bool:
@@ -110,7 +109,7 @@ def validate(ctx: click.Context) -> int:
 
 @cli.command()
 @click.argument("models", nargs=-1, metavar="[MODEL]...")
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True),

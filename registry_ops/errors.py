@@ -69,9 +69,3 @@ class StalePlan(RegistryOpsError):
     """A saved plan no longer matches the live registry."""
 
     exit_code = EXIT_STALE
-
-
-class UsageError(RegistryOpsError):
-    """A command was called the wrong way (bad option combination, missing --yes)."""
-
-    exit_code = EXIT_USAGE

@@ -12,8 +12,6 @@ from typing import Any
 # Stages a manifest may assign. "None" is MLflow's name for "no stage"; it is
 # never a target.
 STAGES = ("Production", "Staging", "Archived")
-# Stages a version can hold at most one of: giving a version two is a contradiction.
-EXCLUSIVE_STAGES = STAGES
 
 
 @dataclass(frozen=True)
