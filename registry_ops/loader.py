@@ -3,17 +3,56 @@
 Every file is parsed with a safe YAML loader, checked against its JSON Schema
 and then cross-checked with the others. Problems are collected across all
 files and raised together as one :class:`InvalidInput`.
+
+Manifests arrive through pull requests, so the input is treated as possibly
+hostile as well as possibly mistaken:
+
+- Which files are read: every entry below ``manifests/`` and ``policies/``
+  whose name ends in ``.yaml`` or ``.yml``, in any letter case. Such an
+  entry must be a readable regular file (or a link to one); a broken link, a
+  FIFO, a socket, a device or a directory with a YAML name is an error, so a
+  manifest can never silently drop out of the run. Entries with other names
+  (``README.md``, ``.gitkeep``, notes) are ignored without a word: they are
+  normal in these folders, and warning about each would teach people to
+  ignore warnings.
+- Links are followed only when they resolve inside the root given with
+  ``-C``; a link to a file or directory outside it is an error naming the
+  entry, so a pull request cannot make the tool read (and apply) files from
+  elsewhere on the runner. A directory reached twice (a link loop) is an
+  error too.
+- Special files are never opened for reading before ``stat`` says they are
+  regular files (opening a FIFO would block forever); files larger than
+  :data:`MAX_FILE_BYTES` are refused before they are read.
+- Text must be UTF-8. A UTF-8 byte order mark is accepted and dropped (YAML
+  allows it and Windows editors write it); a UTF-16 or UTF-32 one is refused.
+- YAML limits (nesting depth, alias expansion, cycles, one document per
+  file) are enforced by :mod:`registry_ops.yamldoc` before any Python object
+  is built.
+- Tag keys and values, descriptions and names must be YAML strings: YAML 1.1
+  reads ``NO`` as false, ``0755`` as 493, ``1:30`` as 90 and ``1.10`` as 1.1,
+  so a bare boolean, number, null or date where a string belongs is an error
+  that shows the text as written and how to quote it.
+- Gate thresholds must be finite (NaN compares false with everything, so a
+  NaN bound would pass every candidate), ``min`` may not exceed ``max``, a
+  policy needs at least one gate, and every target in a manifest's
+  ``gates`` must be one of its aliases or stages (else the promotion it
+  meant to gate would run ungated).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
+import math
 import os
+import stat
+import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
@@ -28,12 +67,23 @@ from registry_ops.model import (
     Prune,
     Retention,
 )
-from registry_ops.schema_messages import describe, json_path
-from registry_ops.yamldoc import YamlDoc, YamlSyntaxError, normalize, parse
+from registry_ops.schema_messages import describe, json_path, show, suggest
+from registry_ops.yamldoc import (
+    PathKey,
+    Scalar,
+    YamlDoc,
+    YamlSyntaxError,
+    normalize,
+    parse,
+)
 
 YAML_SUFFIXES = (".yaml", ".yml")
+# One problem before it is recorded: position, JSON path, message.
+Found = tuple[tuple[int, int] | None, str, str]
 GATE_KINDS = ("metric", "tags", "max_age_days")
-
+# A manifest is a few hundred bytes; 1 MiB is far beyond honest use and keeps
+# a hostile file from costing more than a moment to refuse.
+MAX_FILE_BYTES = 1024 * 1024
 
 # JSON Schema counts 1.0 as an integer; a version number or a count written
 # as 1.0 is a mistake here (and would crash slicing), so integers are ints.
@@ -52,11 +102,236 @@ def validator(kind: str) -> Any:
     return _Validator(json.loads(text))
 
 
-def yaml_files(directory: Path) -> list[Path]:
-    """YAML files below ``directory``, recursively, in a stable order."""
+# --- which files ---------------------------------------------------------------------------
+
+
+def is_yaml_name(name: str) -> bool:
+    """Whether a file name has a YAML suffix, in any letter case (``.YAML`` too)."""
+    return name.lower().endswith(YAML_SUFFIXES)
+
+
+@dataclass
+class Scan:
+    """The YAML files found below a directory, and the entries that cannot be read."""
+
+    files: list[Path] = field(default_factory=list)
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _kind_of(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a directory"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def scan(directory: Path, root: Path) -> Scan:
+    """Every YAML file below ``directory`` (which lies in ``root``), in a stable order.
+
+    Iterative, never opens anything, follows links only into ``root``, and
+    records (rather than skips) every YAML-named entry it cannot read.
+    """
+    found = Scan()
+    root_real = root.resolve()
+    seen: set[Path] = set()
+    stack = [directory]
+    while stack:
+        current = stack.pop()
+        real = current.resolve()
+        if real in seen:
+            found.problems.append(
+                (current, "this directory was already read by another path (a link loop?)")
+            )
+            continue
+        seen.add(real)
+        try:
+            names = sorted(entry.name for entry in os.scandir(current))
+        except OSError as exc:
+            found.problems.append((current, f"cannot list directory: {exc.strerror or exc}"))
+            continue
+        subdirs: list[Path] = []
+        for name in names:
+            path = current / name
+            kind = _classify(path, root_real, is_yaml_name(name))
+            if kind == "file":
+                found.files.append(path)
+            elif kind == "dir":
+                subdirs.append(path)
+            elif kind:
+                found.problems.append((path, kind))
+        # Reversed onto the stack so directories are read in name order.
+        stack.extend(reversed(subdirs))
+    found.files.sort()
+    return found
+
+
+def _classify(path: Path, root_real: Path, yaml_named: bool) -> str:
+    """'file', 'dir', '' (ignore) or the reason the entry cannot be read."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        return f"cannot read entry: {exc.strerror or exc}" if yaml_named else ""
+    if stat.S_ISLNK(mode):
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            if not yaml_named:
+                return ""
+            return f"broken symbolic link (points to {_link_text(path)})"
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            return f"cannot read entry: {exc.strerror or exc}" if yaml_named else ""
+        if not target.is_relative_to(root_real) and (yaml_named or stat.S_ISDIR(mode)):
+            return (
+                f"symbolic link to {_link_text(path)}, outside the repository root "
+                f"{root_real}: refusing to follow it"
+            )
+        if not target.is_relative_to(root_real):
+            return ""
+    if stat.S_ISDIR(mode):
+        if yaml_named:
+            return "a directory with a YAML name: expected a manifest or policy file"
+        return "dir"
+    if not yaml_named:
+        return ""
+    if stat.S_ISREG(mode):
+        return "file"
+    return f"{_kind_of(mode)}, not a regular file: refusing to read it"
+
+
+def _link_text(path: Path) -> str:
+    try:
+        return repr(os.readlink(path))
+    except OSError:
+        return "?"
+
+
+def yaml_files(directory: Path, root: Path | None = None) -> list[Path]:
+    """YAML files below ``directory``, recursively, in a stable order (problems dropped)."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+    return scan(directory, root or directory).files
+
+
+# --- reading one file ----------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    """A manifest's text, refusing special files, oversized files and non-UTF-8 text.
+
+    Raises :class:`ReadError` (with a position for bad bytes) or OSError.
+    """
+    # O_NONBLOCK: should a FIFO appear between the scan and here, open returns
+    # at once instead of waiting for a writer; fstat then refuses it.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ReadError(f"{_kind_of(info.st_mode)}, not a regular file: refusing to read it")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ReadError(_too_big(info.st_size))
+        chunks: list[bytes] = []
+        size = 0
+        # Read at most one byte past the limit: the file may grow after fstat.
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > MAX_FILE_BYTES:
+        raise ReadError(_too_big(len(data)))
+    return decode(data)
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"file is {size:,} bytes, larger than the limit of {MAX_FILE_BYTES:,} bytes "
+        "(1 MiB); a manifest or policy is a few hundred bytes"
+    )
+
+
+class ReadError(Exception):
+    """A file's bytes cannot be a manifest or policy; with the position, if known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text from ``data``; a UTF-8 BOM is dropped, anything else not UTF-8 refused."""
+    for bom, name in _WIDE_BOMS:  # UTF-32 first: its LE mark starts with UTF-16's
+        if data.startswith(bom):
+            raise ReadError(
+                f"file is {name} (it starts with a {name} byte order mark); save it as UTF-8",
+                1,
+                1,
+            )
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line, col = _byte_position(data, nul)
+        raise ReadError(
+            "file contains a NUL byte: binary data, or UTF-16 without a byte order mark? "
+            "save it as UTF-8",
+            line,
+            col,
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _byte_position(data, exc.start)
+        raise ReadError(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8", line, col
+        ) from None
+
+
+def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of a byte offset."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[start:offset].decode("utf-8", errors="replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, column
+
+
+# --- problems ------------------------------------------------------------------------------
+
+
+def _printable(text: str) -> str:
+    """``text`` with control and format characters escaped.
+
+    Keys, values and file names come from the input; an escape sequence or a
+    bidirectional override in them must not reach a terminal or a CI log raw.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+        else ch
+        for ch in text
+    )
 
 
 class _Collector:
@@ -72,10 +347,12 @@ class _Collector:
 
     def add(self, file: str, where: tuple[int, int] | None, path: str, message: str) -> None:
         line, col = where if where else (None, None)
-        self.problems.append(Problem(file, line, col, path, message))
+        self.problems.append(
+            Problem(_printable(file), line, col, _printable(path), _printable(message))
+        )
 
     def add_at(self, loc: Location, path: str, message: str) -> None:
-        self.problems.append(Problem(loc.file, loc.line, loc.column, path, message))
+        self.add(loc.file, (loc.line, loc.column) if loc.line else None, path, message)  # type: ignore[arg-type]
 
 
 def load(root: str | Path = ".") -> Desired:
@@ -83,13 +360,14 @@ def load(root: str | Path = ".") -> Desired:
     root_path = Path(root)
     out = _Collector(root_path)
     manifests_dir, policies_dir = root_path / "manifests", root_path / "policies"
-    if not manifests_dir.is_dir():
-        out.add(out.display(manifests_dir), None, "$", "no manifests/ directory here")
+    manifest_files = _files(manifests_dir, root_path, out, required=True)
+    policy_files = _files(policies_dir, root_path, out, required=False)
+    if manifest_files is None:
         raise InvalidInput(out.problems)
 
     policies: dict[str, Policy] = {}
     policy_where: dict[str, Location] = {}
-    for path in yaml_files(policies_dir):
+    for path in policy_files or ():
         file = out.display(path)
         doc = _read(path, file, "policy", out)
         if doc is None:
@@ -105,7 +383,7 @@ def load(root: str | Path = ".") -> Desired:
 
     manifests: dict[str, ModelManifest] = {}
     warnings: list[str] = []
-    for path in yaml_files(manifests_dir):
+    for path in manifest_files:
         file = out.display(path)
         doc = _read(path, file, "manifest", out)
         if doc is None:
@@ -120,11 +398,43 @@ def load(root: str | Path = ".") -> Desired:
             )
             continue
         manifests[manifest.model] = manifest
-        _check_manifest(manifest, policies, out, warnings)
+        _check_manifest(manifest, policies, out)
 
     if out.problems:
         raise InvalidInput(out.problems)
     return Desired(str(root_path), manifests, policies, tuple(warnings))
+
+
+def _files(directory: Path, root: Path, out: _Collector, required: bool) -> list[Path] | None:
+    """The YAML files of ``manifests/`` or ``policies/``; None when the directory is unusable."""
+    name, file = directory.name, out.display(directory)
+    if not os.path.lexists(directory):
+        if required:
+            out.add(file, None, "$", f"no {name}/ directory here")
+            return None
+        return []
+    if os.path.islink(directory):
+        try:
+            target = directory.resolve(strict=True)
+        except (OSError, RuntimeError):
+            out.add(file, None, "$", f"broken symbolic link (points to {_link_text(directory)})")
+            return None
+        if not target.is_relative_to(root.resolve()):
+            out.add(
+                file,
+                None,
+                "$",
+                f"symbolic link to {_link_text(directory)}, outside the repository root "
+                f"{root.resolve()}: refusing to follow it",
+            )
+            return None
+    if not directory.is_dir():
+        out.add(file, None, "$", f"{name}/ must be a directory")
+        return None
+    found = scan(directory, root)
+    for path, reason in found.problems:
+        out.add(out.display(path), None, "$", reason)
+    return found.files
 
 
 def _at(loc: Location) -> str:
@@ -134,9 +444,13 @@ def _at(loc: Location) -> str:
 def _read(path: Path, file: str, kind: str, out: _Collector) -> YamlDoc | None:
     """Parse and schema-check one file; None (with problems recorded) when invalid."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        out.add(file, None, "$", f"cannot read file: {exc}")
+        text = read_text(path)
+    except ReadError as exc:
+        where = (exc.line, exc.column) if exc.line is not None else None
+        out.add(file, where, "$", str(exc))  # type: ignore[arg-type]
+        return None
+    except OSError as exc:
+        out.add(file, None, "$", f"cannot read file: {exc.strerror or exc}")
         return None
     try:
         doc = parse(text)
@@ -148,16 +462,65 @@ def _read(path: Path, file: str, kind: str, out: _Collector) -> YamlDoc | None:
         out.add(file, None, "$", f"empty file: expected a {kind} document")
         return None
     before = len(out.problems)
-    found: list[tuple[tuple[int, int] | None, str, str]] = [
+    found: list[Found] = [
+        (where, json_path((*key_path[:-1], scalar.source)), _odd_key_message(scalar))
+        for key_path, scalar, where in doc.odd_keys
+    ]
+    found += [
         (where, json_path(key_path), f"key '{key_path[-1]}' is given twice")
         for key_path, where in doc.duplicate_keys
     ]
     for error in _errors(kind, doc.data):
         error_path, where = _locate(error, doc)
-        found.append((where, json_path(error_path), describe(error)))
+        if _under_odd_key(normalize(error_path), doc):
+            continue  # already reported as a key that is not a string
+        found.append((where, json_path(error_path), _message(error, error_path, doc)))
+    if kind == "policy":
+        found += _check_policy(doc)
     for where, json_at, message in sorted(found, key=lambda f: f[0] or (0, 0)):
         out.add(file, where, json_at, message)
     return doc if len(out.problems) == before else None
+
+
+def _under_odd_key(path: PathKey, doc: YamlDoc) -> bool:
+    # Compared as text: the data may hold the key 2024 where the walk recorded '2024'.
+    odd = {tuple(map(str, key_path)) for key_path, _, _ in doc.odd_keys}
+    text = tuple(map(str, path))
+    return any(text[:n] in odd for n in range(1, len(text) + 1))
+
+
+def _quoted(text: str) -> str:
+    # JSON's double-quoted strings are valid YAML double-quoted scalars.
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _odd_key_message(scalar: Scalar) -> str:
+    written = scalar.source or "an empty key"
+    return (
+        f"key {written} is not a string: YAML 1.1 reads it as {scalar.kind}. "
+        f"Keys must be strings; quote it: {_quoted(scalar.source)}: ..."
+    )
+
+
+def _message(error: ValidationError, path: tuple[Any, ...], doc: YamlDoc) -> str:
+    """describe(), plus the source text and a quoting hint where a string was expected."""
+    types = error.validator_value if error.validator == "type" else None
+    wants_string = types == "string" or (isinstance(types, list) and "string" in types)
+    scalar = doc.scalars.get(normalize(path)) if wants_string else None
+    if scalar is None:
+        return describe(error)
+    key = path[-1] if path and isinstance(path[-1], str) else None
+    hint = f"{key}: " if key is not None else "- "
+    quoted = _quoted(scalar.source)
+    if scalar.tag.endswith(":null") and not scalar.source:
+        return f'expected a string, got no value (null); write {hint}"" for an empty string'
+    became = show(error.instance)
+    reading = (
+        (scalar.kind if became == "null" else f"{scalar.kind} {became}")
+        if became == scalar.source
+        else f"{scalar.kind} (YAML 1.1 reads {scalar.source} as {became})"
+    )
+    return f"expected a string, got {reading}; quote it to keep the text: {hint}{quoted}"
 
 
 def _errors(kind: str, data: Any) -> Iterator[ValidationError]:
@@ -170,14 +533,15 @@ def _locate(error: ValidationError, doc: YamlDoc) -> tuple[tuple[Any, ...], tupl
     path = tuple(error.absolute_path)
     if "propertyNames" in error.absolute_schema_path:
         # jsonschema reports a bad key at its parent object; point at the key itself.
-        key_path = normalize((*path, error.instance))
+        # (str: a key 2024 is a key, not a sequence index.)
+        key_path = (*normalize(path), str(error.instance))
         return key_path, doc.key_marks.get(key_path) or doc.mark(path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         schema: Any = error.schema
         allowed = set(schema.get("properties", {}))
         extras = [k for k in error.instance if k not in allowed]
         if extras:
-            key_path = normalize((*path, extras[0]))
+            key_path = (*normalize(path), str(extras[0]))
             return key_path, doc.key_marks.get(key_path) or doc.mark(path)
     return path, doc.mark(path)
 
@@ -192,10 +556,10 @@ def _versions(value: int | list[int]) -> tuple[int, ...]:
 
 
 def _str_map(value: dict[str, Any] | None) -> dict[str, str] | None:
-    """Tag values as MLflow stores them: strings (YAML may give numbers or booleans)."""
+    """Tag maps as MLflow stores them; the schema has already made sure they are strings."""
     if value is None:
         return None
-    return {str(k): (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()}
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def _manifest(doc: YamlDoc, file: str, rel: str) -> ModelManifest:
@@ -236,11 +600,51 @@ def _policy(doc: YamlDoc, file: str) -> Policy:
     return Policy(data["name"], file, tuple(gates), data.get("description"))
 
 
+def _check_policy(doc: YamlDoc) -> list[Found]:
+    """What the schema cannot say about a policy's gates.
+
+    A NaN bound compares false with every value and an infinite one is met by
+    every value, so either would let any candidate through; min above max
+    would block every candidate forever. Runs on unvalidated data too, so a
+    file's schema errors and these are reported together.
+    """
+    found: list[Found] = []
+    gates = doc.data.get("gates") if isinstance(doc.data, dict) else None
+    for index, gate in enumerate(gates if isinstance(gates, list) else ()):
+        if not isinstance(gate, dict):
+            continue
+        for key, value in gate.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                path = normalize(("gates", index, key))
+                scalar = doc.scalars.get(path)
+                written = scalar.source if scalar else show(value)
+                message = (
+                    f"expected a finite number, got {written}: a NaN or infinite threshold "
+                    "would let every candidate through"
+                )
+                found.append((doc.mark(path), json_path(path), message))
+        low, high = gate.get("min"), gate.get("max")
+        if _number(low) and _number(high) and low > high:
+            path = ("gates", index, "min")
+            message = f"min {low} is greater than max {high}: no value can pass this gate"
+            found.append((doc.mark(path), json_path(path), message))
+    return found
+
+
+def _number(value: Any) -> TypeGuard[int | float]:
+    """A finite int or float (not a bool, which YAML gives for ``yes``)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    hint = suggest(word, choices)
+    return f"; did you mean '{hint}'?" if hint else ""
+
+
 def _check_manifest(
     manifest: ModelManifest,
     policies: dict[str, Policy],
     out: _Collector,
-    warnings: list[str],
 ) -> None:
     """Checks that need more than one file, or more than the schema can say."""
     holder: dict[int, str] = {}
@@ -257,18 +661,23 @@ def _check_manifest(
                     "a version holds one stage at a time",
                 )
             holder[version] = stage
-    targets = set(manifest.aliases) | set(manifest.stages)
+    targets = [*manifest.aliases, *manifest.stages]
     for target, policy_name in manifest.gates.items():
+        at = json_path(("gates", target))
         if policy_name not in policies:
             known = ", ".join(sorted(policies)) or "none defined"
             out.add_at(
                 manifest.where("gates", target),
-                f"$.gates.{target}",
-                f"unknown policy '{policy_name}' (policies: {known})",
+                at,
+                f"unknown policy '{policy_name}' (policies: {known})"
+                + _did_you_mean(policy_name, sorted(policies)),
             )
         if target not in targets:
-            loc = manifest.where("gates", target)
-            warnings.append(
-                f"{_at(loc)}: $.gates.{target}: '{target}' is not an alias or stage of this "
-                "manifest; the gate applies once it is"
+            # Once a warning: the promotion it was meant to gate then ran ungated.
+            named = ", ".join(targets) if targets else "none"
+            out.add_at(
+                manifest.where("gates", target),
+                at,
+                f"'{target}' is not an alias or stage of this manifest (targets here: "
+                f"{named}), so this gate would never run" + _did_you_mean(target, targets),
             )

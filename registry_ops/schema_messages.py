@@ -6,8 +6,10 @@ schema terms; users need "expected an integer, got 'three'".
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from jsonschema import ValidationError
@@ -29,16 +31,39 @@ _TYPE_NAMES = {
 
 
 def json_path(path: Iterable[Any]) -> str:
-    """``("gates", 0, "min")`` -> ``$.gates[0].min``."""
+    """``("gates", 0, "min")`` -> ``$.gates[0].min``; overlong keys are shortened."""
     out = "$"
     for part in path:
         if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
-        elif _IDENT.match(str(part)):
+        elif _IDENT.match(str(part)) and len(str(part)) <= _MAX_SHOWN:
             out += f".{part}"
         else:
-            out += f"[{str(part)!r}]"
+            out += f"[{_short(str(part))!r}]"
     return out
+
+
+# Keys and values come from the input: a 100 kB key must not become a 100 kB message.
+_MAX_SHOWN = 60
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+
+
+def suggest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice ``word`` was probably meant to be: same letters in another case
+    first (``production`` for ``Production``), else the closest spelling."""
+    by_lower = {c.lower(): c for c in choices}
+    if word.lower() in by_lower:
+        return by_lower[word.lower()]
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
+def _did_you_mean(word: Any, choices: Sequence[str]) -> str:
+    hint = suggest(str(word), choices) if isinstance(word, str) else None
+    return f"; did you mean '{hint}'?" if hint and hint != word else ""
 
 
 def show(value: Any) -> str:
@@ -50,10 +75,12 @@ def show(value: Any) -> str:
     if value is None:
         return "null"
     text = repr(value) if isinstance(value, str) else str(value).lower()
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _short(text)
 
 
 def _kind(value: Any) -> str:
+    if isinstance(value, date):
+        return "a date"
     for name, types in (
         ("boolean", bool),
         ("integer", int),
@@ -92,16 +119,22 @@ def describe(error: ValidationError) -> str:
                 f"'{extras[0]}': gates relative to the current holder are not supported by "
                 "this version of registry-ops (supported: absolute min/max)"
             )
+        extra = extras[0] if extras else "?"
         return (
-            f"unknown key '{extras[0] if extras else '?'}' (expected one of: {', '.join(allowed)})"
+            f"unknown key '{_short(str(extra))}' (expected one of: {', '.join(allowed)})"
+            + _did_you_mean(extra, allowed)
         )
     if v == "const":
         return f"expected {value!r}, got {show(inst)}"
     if v == "enum":
-        return f"expected one of {', '.join(map(str, value))}; got {show(inst)}"
+        return f"expected one of {', '.join(map(str, value))}; got {show(inst)}" + _did_you_mean(
+            inst, [str(x) for x in value]
+        )
     if v in ("minimum", "exclusiveMinimum"):
         op = ">=" if v == "minimum" else ">"
         return f"expected a number {op} {value}, got {show(inst)}"
+    if v == "minItems" and list(error.absolute_path) == ["gates"]:
+        return "a policy needs at least one gate: an empty list would let every candidate through"
     if v in ("minLength", "minItems", "minProperties"):
         return f"must not be empty (got {show(inst)})"
     if v in ("maxLength",):
@@ -127,20 +160,29 @@ def describe(error: ValidationError) -> str:
             return describe(shape[0])
     if v == "anyOf":
         return f"expected a version number or a list of version numbers, got {show(inst)}"
-    return error.message
+    # jsonschema's own wording repeats the whole instance; keep it to one short line.
+    return error.message if len(error.message) <= 200 else error.message[:197] + "..."
 
 
 def _describe_key(error: ValidationError) -> str:
     key, v = error.instance, error.validator
     value: Any = error.validator_value
     if v == "enum":
-        return f"unknown key '{key}' (expected one of: {', '.join(value)})"
+        return f"unknown key '{_short(str(key))}' (expected one of: {', '.join(value)})" + (
+            _did_you_mean(key, value)
+        )
     if v == "not" and str(key).lower().startswith(("latest", "v")):
-        return f"alias '{key}' is reserved by MLflow ('latest' and 'v<number>' are not allowed)"
+        return (
+            f"alias '{_short(str(key))}' is reserved by MLflow "
+            "('latest' and 'v<number>' are not allowed)"
+        )
     if v == "not":
-        return f"key '{key}' is reserved for registry-ops' own provenance tags"
+        return f"key '{_short(str(key))}' is reserved for registry-ops' own provenance tags"
     if v == "pattern":
-        return f"invalid name '{key}': aliases may contain only letters, digits, '_' and '-'"
+        return (
+            f"invalid name '{_short(str(key))}': aliases may contain only letters, digits, "
+            "'_' and '-'"
+        )
     if v == "type":
         return f"key {show(key)} must be a string"
-    return f"invalid key '{key}': {error.message}"
+    return f"invalid key '{_short(str(key))}': {_short(error.message)}"

@@ -90,7 +90,7 @@ def test_valid_tree_loads_into_typed_objects(tree: Tree) -> None:
         "policies/production.yml",
         POLICY_HEAD.format(name="production")
         + "  - metric: val_accuracy\n    min: 0.9\n    max: 1\n"
-        + "  - tags: {approved: true, level: 2}\n"
+        + '  - tags: {approved: "true", level: "2"}\n'
         + "  - max_age_days: 90\n",
     )
     desired = load(tree.root)
@@ -124,11 +124,68 @@ def test_minimal_manifest_has_empty_defaults(tree: Tree) -> None:
     assert m.retention == Retention() and m.prune == Prune()
 
 
-def test_tag_values_given_as_numbers_become_strings(tree: Tree) -> None:
-    tree.manifest("tags: {tier: 1, ratio: 0.5, enabled: true, name: x}\n")
+def test_quoted_tag_values_are_kept_exactly_as_written(tree: Tree) -> None:
+    tree.manifest('tags: {tier: "1.10", mode: "0755", t: "1:30", ok: "NO", "yes": "~"}\n')
     tags = load(tree.root).manifests["clf"].tags
-    assert tags == {"tier": "1", "ratio": "0.5", "enabled": "true", "name": "x"}
-    assert tags is not None and all(type(v) is str for v in tags.values())
+    assert tags == {"tier": "1.10", "mode": "0755", "t": "1:30", "ok": "NO", "yes": "~"}
+
+
+@pytest.mark.parametrize(
+    ("value", "reading"),
+    [
+        ("NO", "a boolean (YAML 1.1 reads NO as false)"),
+        ("0755", "an integer (YAML 1.1 reads 0755 as 493)"),
+        ("1:30", "an integer (YAML 1.1 reads 1:30 as 90)"),
+        ("1.10", "a number (YAML 1.1 reads 1.10 as 1.1)"),
+        ("1", "an integer 1"),
+        ("2024-01-01", "a date 2024-01-01"),
+        ("~", "null (YAML 1.1 reads ~ as null)"),
+    ],
+)
+def test_bare_tag_value_that_is_not_a_string_is_refused_with_how_to_quote_it(
+    tree: Tree, value: str, reading: str
+) -> None:
+    tree.manifest(f"tags:\n  tier: {value}\n")
+    problem = only_problem(tree.root)
+    assert where(problem) == ("m.yaml", 5, 9, "$.tags.tier"), str(problem)
+    assert problem.message == (
+        f'expected a string, got {reading}; quote it to keep the text: tier: "{value}"'
+    )
+
+
+def test_tag_value_left_empty_says_how_to_write_an_empty_string(tree: Tree) -> None:
+    tree.manifest("tags:\n  tier:\n")
+    problem = only_problem(tree.root)
+    assert where(problem)[3] == "$.tags.tier"
+    assert 'write tier: "" for an empty string' in problem.message
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"), [("yes", "a boolean"), ("~", "null"), ("2024", "an integer")]
+)
+def test_bare_tag_key_that_is_not_a_string_is_refused(tree: Tree, key: str, kind: str) -> None:
+    tree.manifest(f"tags:\n  {key}: x\n  tier: one\n")
+    problem = only_problem(tree.root)
+    assert where(problem) == ("m.yaml", 5, 3, f"$.tags{json_key(key)}"), str(problem)
+    assert problem.message == (
+        f"key {key} is not a string: YAML 1.1 reads it as {kind}. "
+        f'Keys must be strings; quote it: "{key}": ...'
+    )
+
+
+def json_key(key: str) -> str:
+    return f".{key}" if key.isidentifier() else f"[{key!r}]"
+
+
+def test_policy_tags_gate_follows_the_same_string_rule(tree: Tree) -> None:
+    tree.policy("  - tags: {approved: yes, on: x}\n")
+    found = problems(tree.root)
+    assert [where(p) for p in found] == [
+        ("p.yaml", 5, 22, "$.gates[0].tags.approved"),
+        ("p.yaml", 5, 27, "$.gates[0].tags.on"),
+    ]
+    assert 'quote it to keep the text: approved: "yes"' in found[0].message
+    assert 'quote it: "on": ...' in found[1].message
 
 
 def test_missing_manifests_directory(tmp_path: Path) -> None:
@@ -252,15 +309,34 @@ def test_duplicate_model_across_files_names_both(tree: Tree) -> None:
     )
 
 
-def test_gates_for_unknown_target_is_a_warning_not_an_error(tree: Tree) -> None:
+@pytest.mark.parametrize(
+    ("body", "target", "hint"),
+    [
+        ("stages: {Production: 1}\ngates:\n  production: p\n", "production", "Production"),
+        ("aliases: {champion: 1}\ngates:\n  champoin: p\n", "champoin", "champion"),
+        ("aliases: {champion: 1}\ngates:\n  canary: p\n", "canary", None),
+    ],
+)
+def test_gates_for_a_target_the_manifest_does_not_name_is_an_error(
+    tree: Tree, body: str, target: str, hint: str | None
+) -> None:
+    # A warning once; the promotion it was meant to gate then ran ungated.
     tree.policy()
-    tree.manifest("aliases: {champion: 1}\ngates:\n  champion: p\n  canary: p\n")
-    desired = load(tree.root)
-    assert len(desired.warnings) == 1
-    (warning,) = desired.warnings
-    assert warning.startswith(f"{tree.root / 'manifests/m.yaml'}:7: $.gates.canary: ")
-    assert "'canary' is not an alias or stage" in warning
-    assert desired.manifests["clf"].gates == {"champion": "p", "canary": "p"}
+    tree.manifest(body)
+    problem = only_problem(tree.root)
+    assert where(problem)[::3] == ("m.yaml", f"$.gates.{target}")
+    assert problem.line == 6
+    assert f"'{target}' is not an alias or stage of this manifest" in problem.message
+    if hint:
+        assert problem.message.endswith(f"did you mean '{hint}'?"), problem.message
+    else:
+        assert "did you mean" not in problem.message
+
+
+def test_gates_in_a_manifest_without_targets_says_so(tree: Tree) -> None:
+    tree.policy()
+    tree.manifest("gates: {champion: p}\n")
+    assert "(targets here: none)" in only_problem(tree.root).message
 
 
 # --- policies ------------------------------------------------------------------------------
@@ -330,11 +406,12 @@ def test_all_problems_from_several_files_in_one_error(tree: Tree) -> None:
         ("b.yaml", 4, 1),
         ("b.yaml", 5, 10),
         ("c.yaml", 4, 19),
+        ("c.yaml", 4, 19),
         ("d.yaml", 2, 1),
     ]
     with pytest.raises(InvalidInput) as info:
         load(tree.root)
-    assert str(info.value).startswith("6 problems found:\n  ")
+    assert str(info.value).startswith("7 problems found:\n  ")
 
 
 # --- suspected bugs ------------------------------------------------------------------------
@@ -370,9 +447,11 @@ def test_integer_alias_key_is_not_called_a_provenance_tag(tree: Tree) -> None:
     assert len(messages) <= 1, messages
 
 
-def test_numeric_tag_key_becomes_a_string(tree: Tree) -> None:
-    tree.manifest("tags: {2024: x, tier: 1}\n")
-    assert load(tree.root).manifests["clf"].tags == {"2024": "x", "tier": "1"}
+def test_numeric_alias_key_is_refused_once_with_how_to_quote_it(tree: Tree) -> None:
+    tree.manifest("aliases: {2024: 1}\n")
+    problem = only_problem(tree.root)
+    assert where(problem) == ("m.yaml", 4, 11, "$.aliases['2024']")
+    assert 'quote it: "2024": ...' in problem.message
 
 
 def test_gate_that_is_not_a_mapping_is_reported_once(tree: Tree) -> None:
