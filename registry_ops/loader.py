@@ -367,10 +367,16 @@ def load(root: str | Path = ".") -> Desired:
 
     policies: dict[str, Policy] = {}
     policy_where: dict[str, Location] = {}
+    # Policies whose file has errors, by name: a manifest naming one is told
+    # why it is missing instead of "unknown policy".
+    broken: dict[str, str] = {}
     for path in policy_files or ():
         file = out.display(path)
-        doc = _read(path, file, "policy", out)
-        if doc is None:
+        doc, valid = _read(path, file, "policy", out)
+        if doc is None or not valid:
+            data = doc.data if doc else None
+            name = data.get("name") if isinstance(data, dict) else None
+            broken[name if isinstance(name, str) else path.stem] = file
             continue
         policy = _policy(doc, file)
         loc = _loc(doc, file, ("name",))
@@ -385,8 +391,8 @@ def load(root: str | Path = ".") -> Desired:
     warnings: list[str] = []
     for path in manifest_files:
         file = out.display(path)
-        doc = _read(path, file, "manifest", out)
-        if doc is None:
+        doc, valid = _read(path, file, "manifest", out)
+        if doc is None or not valid:
             continue
         manifest = _manifest(doc, file, str(path.relative_to(root_path)))
         if manifest.model in manifests:
@@ -398,7 +404,7 @@ def load(root: str | Path = ".") -> Desired:
             )
             continue
         manifests[manifest.model] = manifest
-        _check_manifest(manifest, policies, out)
+        _check_manifest(manifest, policies, broken, out)
 
     if out.problems:
         raise InvalidInput(out.problems)
@@ -441,26 +447,30 @@ def _at(loc: Location) -> str:
     return f"{loc.file}:{loc.line}" if loc.line else loc.file
 
 
-def _read(path: Path, file: str, kind: str, out: _Collector) -> YamlDoc | None:
-    """Parse and schema-check one file; None (with problems recorded) when invalid."""
+def _read(path: Path, file: str, kind: str, out: _Collector) -> tuple[YamlDoc | None, bool]:
+    """Parse and schema-check one file: the document (None when it could not be
+    parsed) and whether it is valid; problems are recorded in ``out``."""
     try:
         text = read_text(path)
     except ReadError as exc:
         where = (exc.line, exc.column) if exc.line is not None else None
         out.add(file, where, "$", str(exc))  # type: ignore[arg-type]
-        return None
+        return None, False
     except OSError as exc:
         out.add(file, None, "$", f"cannot read file: {exc.strerror or exc}")
-        return None
+        return None, False
     try:
         doc = parse(text)
     except YamlSyntaxError as exc:
         where = (exc.line, exc.column) if exc.line is not None else None
         out.add(file, where, "$", str(exc))  # type: ignore[arg-type]
-        return None
+        return None, False
     if doc.data is None:
-        out.add(file, None, "$", f"empty file: expected a {kind} document")
-        return None
+        if () in doc.marks:  # a document that is just null (``~``)
+            out.add(file, doc.marks[()], "$", f"expected a {kind} (a mapping), got null")
+        else:
+            out.add(file, None, "$", f"empty file: expected a {kind} document")
+        return doc, False
     before = len(out.problems)
     found: list[Found] = [
         (where, json_path((*key_path[:-1], scalar.source)), _odd_key_message(scalar))
@@ -479,7 +489,7 @@ def _read(path: Path, file: str, kind: str, out: _Collector) -> YamlDoc | None:
         found += _check_policy(doc)
     for where, json_at, message in sorted(found, key=lambda f: f[0] or (0, 0)):
         out.add(file, where, json_at, message)
-    return doc if len(out.problems) == before else None
+    return doc, len(out.problems) == before
 
 
 def _under_odd_key(path: PathKey, doc: YamlDoc) -> bool:
@@ -644,6 +654,7 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
 def _check_manifest(
     manifest: ModelManifest,
     policies: dict[str, Policy],
+    broken: dict[str, str],
     out: _Collector,
 ) -> None:
     """Checks that need more than one file, or more than the schema can say."""
@@ -664,7 +675,13 @@ def _check_manifest(
     targets = [*manifest.aliases, *manifest.stages]
     for target, policy_name in manifest.gates.items():
         at = json_path(("gates", target))
-        if policy_name not in policies:
+        if policy_name in broken:
+            out.add_at(
+                manifest.where("gates", target),
+                at,
+                f"policy '{policy_name}' cannot be used: {broken[policy_name]} has errors",
+            )
+        elif policy_name not in policies:
             known = ", ".join(sorted(policies)) or "none defined"
             out.add_at(
                 manifest.where("gates", target),

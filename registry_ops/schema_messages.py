@@ -79,8 +79,13 @@ def show(value: Any) -> str:
 
 
 def _kind(value: Any) -> str:
+    """What was found, in words: 'a boolean', 'a list', 'a date'."""
+    if isinstance(value, bool):
+        return "a boolean"
     if isinstance(value, date):
         return "a date"
+    if isinstance(value, set | frozenset):
+        return "a set"
     for name, types in (
         ("boolean", bool),
         ("integer", int),
@@ -107,7 +112,10 @@ def describe(error: ValidationError) -> str:
     if "propertyNames" in error.absolute_schema_path:
         return _describe_key(error)
     if v == "type":
-        return f"expected {_expected_types(value)}, got {_kind(inst)} {show(inst)}".rstrip()
+        found = _kind(inst)
+        if not isinstance(inst, dict | list | set | frozenset) and inst is not None:
+            found += f" {show(inst)}"
+        return f"expected {_expected_types(value)}, got {found}"
     if v == "required":
         missing = [k for k in value if isinstance(inst, dict) and k not in inst]
         return f"missing required key '{missing[0] if missing else value[0]}'"

@@ -248,6 +248,14 @@ def parse(text: str) -> YamlDoc:
             # libyaml's own limit (1,000 levels) fires before our event pass gets there.
             raise YamlLimitError(f"nested deeper than {MAX_DEPTH} levels", line, col) from None
         raise YamlSyntaxError(f"invalid YAML: {exc.problem or exc}", line, col) from None
+    except yaml.reader.ReaderError as exc:
+        # Raised for characters YAML forbids; it knows only a character offset.
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise YamlSyntaxError(
+            f"invalid YAML: character U+{ord(char):04X} is not allowed ({exc.reason})", line, col
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"invalid YAML: {exc}", None, None) from None
     return doc
