@@ -466,7 +466,8 @@ def _read(path: Path, file: str, kind: str, out: _Collector) -> tuple[YamlDoc | 
         out.add(file, where, "$", str(exc))  # type: ignore[arg-type]
         return None, False
     if doc.data is None:
-        if () in doc.marks:  # a document that is just null (``~``)
+        written = doc.scalars.get(())
+        if written and written.source:  # a document that is just ``~`` or ``null``
             out.add(file, doc.marks[()], "$", f"expected a {kind} (a mapping), got null")
         else:
             out.add(file, None, "$", f"empty file: expected a {kind} document")
