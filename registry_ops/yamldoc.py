@@ -111,23 +111,32 @@ def normalize(path: Any) -> PathKey:
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """The safe loader, with every constructor failure turned into a located error."""
+def loader_class(base: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
+    """``base`` (a safe loader), with every constructor failure turned into a located error.
 
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        """Build one value; PyYAML's own constructors raise bare Python errors on
-        inputs such as ``2024-02-30``, ``0b_`` or ``!!bool x``: name the node instead."""
-        try:
-            return super().construct_object(node, deep)
-        except yaml.YAMLError:
-            raise
-        except Exception as exc:  # any constructor bug is about this input
-            text = node.value if isinstance(node, yaml.ScalarNode) else "this value"
-            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
-            detail = "" if isinstance(exc, KeyError) or not str(exc) else f": {exc}"
-            raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read {text!r} as {tag}{detail}", node.start_mark
-            ) from None
+    PyYAML's own constructors raise bare Python errors on inputs such as
+    ``2024-02-30``, ``0b_`` or ``!!bool x``; those become ConstructorErrors
+    that name the node. A factory, so the pure-Python fallback is tested too.
+    """
+
+    class Loader(base):  # type: ignore[valid-type,misc]
+        def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep)
+            except yaml.YAMLError:
+                raise
+            except Exception as exc:  # any constructor failure is about this input
+                text = node.value if isinstance(node, yaml.ScalarNode) else "this value"
+                tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+                detail = "" if isinstance(exc, KeyError) or not str(exc) else f": {exc}"
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"cannot read {text!r} as {tag}{detail}", node.start_mark
+                ) from None
+
+    return Loader
+
+
+_Loader = loader_class(_BaseLoader)
 
 
 def _pos(mark: Any) -> tuple[int, int]:
@@ -144,59 +153,46 @@ def _check_events(loader: Any) -> None:
 
     Each open collection is a frame ``[anchor, expanded size, height]``; an
     anchor's size and height are known when its collection ends, so an alias
-    adds them without expanding anything.
+    adds them without expanding anything. (This loop runs for every event of
+    every file, so it dispatches on the exact event type, commonest first.)
     """
     frames: list[list[Any]] = []
     anchors: dict[str, tuple[int, int]] = {}
     open_anchors: dict[str, int] = {}
     total = 0
     documents = 0
-
-    def count(size: int, mark: Any) -> None:
-        nonlocal total
-        total += size
-        if total > MAX_NODES:
-            raise _refuse(
-                f"aliases expand to more than {MAX_NODES:,} values; "
-                "refusing to load (an alias bomb?)",
-                mark,
-            )
-
-    def to_parent(size: int, height: int) -> None:
-        if frames:
-            frames[-1][1] += size
-            frames[-1][2] = max(frames[-1][2], height + 1)
-
+    aliased = False
+    get_event = loader.get_event
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     while True:
-        event = loader.get_event()
-        if isinstance(event, yaml.StreamEndEvent):
-            return
-        if isinstance(event, yaml.DocumentStartEvent):
-            documents += 1
-            if documents > 1:
-                raise _refuse(
-                    "a second YAML document starts here: one manifest or policy per file",
-                    event.start_mark,
-                )
-        elif isinstance(event, yaml.ScalarEvent):
-            count(1, event.start_mark)
-            to_parent(1, 0)
+        event = get_event()
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            # A scalar adds one value; its parent's height is at least 1 already.
+            total += 1
+            if frames:
+                frames[-1][1] += 1
             if event.anchor is not None:
                 anchors[event.anchor] = (1, 0)
-        elif isinstance(event, yaml.CollectionStartEvent):
+        elif kind in starts:
             if len(frames) >= MAX_DEPTH:
                 raise _refuse(f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
-            count(1, event.start_mark)
+            total += 1
             frames.append([event.anchor, 1, 1])
             if event.anchor is not None:
                 open_anchors[event.anchor] = open_anchors.get(event.anchor, 0) + 1
-        elif isinstance(event, yaml.CollectionEndEvent):
+        elif kind in ends:
             anchor, size, height = frames.pop()
-            to_parent(size, height)
+            if frames:
+                parent = frames[-1]
+                parent[1] += size
+                parent[2] = max(parent[2], height + 1)
             if anchor is not None:
                 open_anchors[anchor] -= 1
                 anchors[anchor] = (size, height)
-        elif isinstance(event, yaml.AliasEvent):
+        elif kind is yaml.AliasEvent:
+            aliased = True
             name = str(event.anchor)
             if open_anchors.get(name):
                 raise _refuse(
@@ -207,13 +203,33 @@ def _check_events(loader: Any) -> None:
             if name not in anchors:
                 raise _refuse(f"alias *{name} has no anchor &{name} before it", event.start_mark)
             size, height = anchors[name]
-            count(size, event.start_mark)
+            total += size
             if len(frames) + height > MAX_DEPTH:
                 raise _refuse(
                     f"alias *{name} nests values deeper than {MAX_DEPTH} levels once expanded",
                     event.start_mark,
                 )
-            to_parent(size, height)
+            if frames:
+                parent = frames[-1]
+                parent[1] += size
+                parent[2] = max(parent[2], height + 1)
+        elif kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _refuse(
+                    "a second YAML document starts here: one manifest or policy per file",
+                    event.start_mark,
+                )
+        elif kind is yaml.StreamEndEvent:
+            return
+        if total > MAX_NODES:
+            raise _refuse(
+                f"more than {MAX_NODES:,} values once aliases are expanded; "
+                "refusing to load (an alias bomb?)"
+                if aliased
+                else f"more than {MAX_NODES:,} values; refusing to load",
+                event.start_mark,
+            )
 
 
 def parse(text: str) -> YamlDoc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -10,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from registry_ops.errors import InvalidInput, Problem
-from registry_ops.loader import load
+from registry_ops.loader import MAX_FILE_BYTES, ReadError, decode, load, read_text, scan
 from registry_ops.model import Desired, GateSpec, Location, Prune, Retention
+from registry_ops.yamldoc import MAX_DEPTH, MAX_NODES, YamlLimitError, YamlSyntaxError, parse
 from tests.conftest import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -488,3 +491,220 @@ def test_relative_and_not_yet_supported_gate_kinds_are_named_as_such(tree: Tree)
     found = {p.path: p.message for p in problems(tree.root)}
     assert "not supported by this version" in found["$.gates[0].baseline"]
     assert "gate kind 'signature' is not supported" in found["$.gates[1]"]
+
+
+# --- limits on hostile YAML (libyaml and the pure-Python fallback alike) -------------------
+
+
+@pytest.fixture(params=["libyaml", "python"])
+def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with libyaml's loader and with PyYAML's pure-Python one."""
+    import yaml
+
+    from registry_ops import yamldoc
+
+    if request.param == "libyaml" and not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML built without libyaml")
+    base = yaml.CSafeLoader if request.param == "libyaml" else yaml.SafeLoader
+    monkeypatch.setattr(yamldoc, "_Loader", yamldoc.loader_class(base))
+    return str(request.param)
+
+
+def nested(depth: int) -> str:
+    """A document ``depth`` collections deep: the top mapping, then lists."""
+    return "x: " + "[" * (depth - 1) + "]" * (depth - 1) + "\n"
+
+
+def test_nesting_up_to_the_limit_loads_one_more_is_refused(yaml_loader: str) -> None:
+    assert parse(nested(MAX_DEPTH)).data["x"] is not None
+    with pytest.raises(YamlLimitError, match=f"nested deeper than {MAX_DEPTH} levels") as info:
+        parse(nested(MAX_DEPTH + 1))
+    assert (info.value.line, info.value.column) == (1, 3 + MAX_DEPTH)
+
+
+@pytest.mark.parametrize("depth", [1_000, 10_000, 200_000])
+def test_very_deep_nesting_is_refused_not_a_recursion_error(yaml_loader: str, depth: int) -> None:
+    with pytest.raises(YamlLimitError, match="nested deeper than"):
+        parse(nested(depth))
+    levels = min(depth, 1_000)  # indentation makes a block file grow with the square
+    block = "".join("  " * i + f"k{i}:\n" for i in range(levels)) + "  " * levels + "v\n"
+    with pytest.raises(YamlSyntaxError, match="nested deeper than"):
+        parse(block)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x [*x]\n",
+        "a: &x {b: *x}\n",
+        "a: &x [1, [2, {c: *x}]]\n",
+        "a: &x [&y [*x]]\n",
+    ],
+)
+def test_cyclic_alias_is_refused(yaml_loader: str, text: str) -> None:
+    with pytest.raises(YamlLimitError, match="cyclic structure"):
+        parse(text)
+
+
+def bomb(levels: int, width: int = 10) -> str:
+    lines = ["l0: &a0 [" + ", ".join(["lol"] * width) + "]"]
+    for i in range(1, levels):
+        lines.append(f"l{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_fast_and_small(yaml_loader: str) -> None:
+    import time
+    import tracemalloc
+
+    text = bomb(9)  # 10^9 leaves once expanded, from under 1 kB
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(YamlLimitError, match=f"more than {MAX_NODES:,} values once aliases"):
+            parse(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 1.0
+    assert peak < 5 * 1024 * 1024, peak
+
+
+def test_aliases_within_the_limit_still_work(yaml_loader: str) -> None:
+    doc = parse(bomb(4) + "shared: &s {min: 1}\nuse: [*s, *s]\n")  # 11,110 values
+    assert doc.data["l3"][0][0][0] == ["lol"] * 10
+    assert doc.data["use"] == [{"min": 1}, {"min": 1}]
+    with pytest.raises(YamlLimitError):
+        parse(bomb(6))  # 1,111,110 values
+
+
+def test_alias_that_deepens_past_the_limit_once_expanded(yaml_loader: str) -> None:
+    text = "a: &a " + "[" * 40 + "]" * 40 + "\nb: " + "[" * 30 + "*a" + "]" * 30 + "\n"
+    with pytest.raises(YamlLimitError, match="deeper than 64 levels once expanded"):
+        parse(text)
+
+
+def test_undefined_alias_and_second_document(yaml_loader: str) -> None:
+    with pytest.raises(YamlLimitError, match=r"alias \*nope has no anchor"):
+        parse("a: *nope\n")
+    with pytest.raises(YamlLimitError, match="a second YAML document") as info:
+        parse("a: 1\n---\nb: 2\n")
+    assert info.value.line == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2024-02-30", "cannot read '2024-02-30' as !!timestamp: day is out of range"),
+        ("0b_", "cannot read '0b_' as !!int"),
+        ("!!bool maybe", "cannot read 'maybe' as !!bool"),
+        ("!!float x", "cannot read 'x' as !!float"),
+    ],
+)
+def test_pyyaml_constructor_crashes_become_located_errors(
+    yaml_loader: str, value: str, message: str
+) -> None:
+    with pytest.raises(YamlSyntaxError, match=re.escape(message)) as info:
+        parse(f"a: 1\nb: {value}\n")
+    assert (info.value.line, info.value.column) == (2, 4)
+
+
+def test_forbidden_character_is_located(yaml_loader: str) -> None:
+    with pytest.raises(YamlSyntaxError, match="U\\+0007 is not allowed") as info:
+        parse("a: 1\nb: x\x07\n")
+    assert (info.value.line, info.value.column) == (2, 5)
+
+
+# --- files: size, encoding, which entries are read -----------------------------------------
+
+
+def test_file_size_limit_is_exact(tree: Tree) -> None:
+    path = tree.manifest()
+    head = path.read_bytes()
+    path.write_bytes(head + b"#" * (MAX_FILE_BYTES - len(head) - 1) + b"\n")
+    assert load(tree.root).manifests["clf"]
+    path.write_bytes(path.read_bytes() + b"\n")
+    problem = only_problem(tree.root)
+    assert problem.message.startswith(f"file is {MAX_FILE_BYTES + 1:,} bytes, larger than")
+
+
+@pytest.mark.parametrize(
+    ("data", "at", "message"),
+    [
+        (b"a: caf\xe9\n", (1, 7), "not valid UTF-8 (byte 0xe9)"),
+        (b"a: 1\nb: \xff\n", (2, 4), "not valid UTF-8 (byte 0xff)"),
+        ("a: é\nb: ".encode() + b"\x80", (2, 4), "not valid UTF-8 (byte 0x80)"),
+        (b"\xff\xfea\x00:\x00", (1, 1), "file is UTF-16"),
+        (b"\xfe\xff\x00a", (1, 1), "file is UTF-16"),
+        (b"\xff\xfe\x00\x00a\x00\x00\x00", (1, 1), "file is UTF-32"),
+        (b"a\x00:\x00", (1, 2), "file contains a NUL byte"),
+    ],
+)
+def test_text_must_be_utf8(data: bytes, at: tuple[int, int], message: str) -> None:
+    with pytest.raises(ReadError) as info:
+        decode(data)
+    assert (info.value.line, info.value.column) == at
+    assert message in str(info.value)
+
+
+def test_utf8_bom_is_dropped_and_columns_count_from_the_text(tree: Tree) -> None:
+    path = tree.manifest("aliases: {champion: x}\n")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert where(only_problem(tree.root)) == ("m.yaml", 4, 21, "$.aliases.champion")
+
+
+def test_scan_reads_yaml_in_any_case_and_reports_what_it_cannot_read(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    manifests = root / "manifests"
+    (manifests / "team" / "dir.yaml").mkdir(parents=True)
+    for name in ("a.yaml", "B.YAML", "c.Yml", "team/d.yml", "README.md", ".gitkeep", "e.yaml.bak"):
+        (manifests / name).write_text("x: 1\n")
+    (manifests / "gone.yaml").symlink_to(manifests / "missing.yaml")
+    (manifests / "gone-notes").symlink_to(manifests / "missing")
+    os.mkfifo(manifests / "pipe.yml")
+    (tmp_path / "outside.yaml").write_text("x: 1\n")
+    (manifests / "out.yaml").symlink_to(tmp_path / "outside.yaml")
+    (manifests / "inside.yaml").symlink_to(manifests / "a.yaml")
+    found = scan(manifests, root)
+    assert [p.relative_to(manifests).as_posix() for p in found.files] == [
+        "B.YAML",
+        "a.yaml",
+        "c.Yml",
+        "inside.yaml",
+        "team/d.yml",
+    ]
+    reasons = {p.relative_to(manifests).as_posix(): r for p, r in found.problems}
+    assert sorted(reasons) == ["gone.yaml", "out.yaml", "pipe.yml", "team/dir.yaml"]
+    assert reasons["gone.yaml"].startswith("broken symbolic link")
+    assert "outside the repository root" in reasons["out.yaml"]
+    assert reasons["pipe.yml"].startswith("a FIFO (named pipe)")
+    assert reasons["team/dir.yaml"].startswith("a directory with a YAML name")
+
+
+def test_fifo_is_refused_by_read_text_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ReadError, match="FIFO"):
+        read_text(fifo)
+
+
+def test_messages_escape_control_and_bidi_characters(tree: Tree) -> None:
+    tree.manifest('"a\\e[2Jb": 1\naliases: {"c\\u202ed": 2}\n')
+    found = problems(tree.root)
+    text = "\n".join(str(p) for p in found)
+    assert "\x1b" not in text and "\u202e" not in text
+    assert "a\\x1b[2Jb" in text and "c\\u202ed" in text
+
+
+def test_schemas_document_the_string_rule() -> None:
+    import json
+
+    manifest = json.loads((REPO / "registry_ops/schemas/manifest.schema.json").read_text())
+    policy = json.loads((REPO / "registry_ops/schemas/policy.schema.json").read_text())
+    assert 'quote it, e.g. tier: "1.10"' in manifest["properties"]["tags"]["description"]
+    assert manifest["properties"]["tags"]["additionalProperties"] == {"type": "string"}
+    assert policy["$defs"]["tagsGate"]["properties"]["tags"]["additionalProperties"] == {
+        "type": "string"
+    }
+    assert "YAML string" in manifest["properties"]["description"]["description"]
+    assert policy["properties"]["gates"]["minItems"] == 1
