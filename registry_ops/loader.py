@@ -16,12 +16,14 @@ hostile as well as possibly mistaken:
   normal in these folders, and warning about each would teach people to
   ignore warnings.
 - Links are followed only when they resolve inside the root given with
-  ``-C``; a link to a file or directory outside it is an error naming the
-  entry, so a pull request cannot make the tool read (and apply) files from
-  elsewhere on the runner. A directory reached twice (a link loop) is an
-  error too.
-- Special files are never opened for reading before ``stat`` says they are
-  regular files (opening a FIFO would block forever); files larger than
+  ``-C``; a YAML-named link to a file outside it, or any link to a
+  directory outside it (or ``manifests``/``policies`` themselves linking
+  out), is an error naming the entry, so a pull request cannot make the
+  tool read (and apply) files from elsewhere on the runner. A directory
+  reached twice (a link loop) is an error too.
+- Special files are never read: the scan refuses them from ``stat``, and
+  the read itself opens without blocking and checks ``fstat`` again (a FIFO
+  swapped in between would otherwise block forever). Files larger than
   :data:`MAX_FILE_BYTES` are refused before they are read.
 - Text must be UTF-8. A UTF-8 byte order mark is accepted and dropped (YAML
   allows it and Windows editors write it); a UTF-16 or UTF-32 one is refused.
@@ -31,7 +33,8 @@ hostile as well as possibly mistaken:
 - Tag keys and values, descriptions and names must be YAML strings: YAML 1.1
   reads ``NO`` as false, ``0755`` as 493, ``1:30`` as 90 and ``1.10`` as 1.1,
   so a bare boolean, number, null or date where a string belongs is an error
-  that shows the text as written and how to quote it.
+  that shows the text as written and how to quote it. Every mapping key must
+  be a string for the same reason (``yes:``, ``~:`` and ``2024:`` are not).
 - Gate thresholds must be finite (NaN compares false with everything, so a
   NaN bound would pass every candidate), ``min`` may not exceed ``max``, a
   policy needs at least one gate, and every target in a manifest's
