@@ -1,14 +1,27 @@
-"""Fixtures: real MLflow stores (sqlite, and a local server), temp repositories, the CLI."""
+"""Fixtures: real MLflow stores (sqlite, servers on sqlite and PostgreSQL), temp repos, the CLI.
+
+Registry tests take the ``backend`` fixture and so run on every backend; see
+tests/support/backends.py for how to use it.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import textwrap
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.support.backends import HTTP_POSTGRES, HTTP_SQLITE, PARAMS, SQLITE, Backend
+
+if TYPE_CHECKING:
+    from tests.support.postgres import PostgresCluster
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 # Fail fast if a test ever points at a dead server.
@@ -39,10 +52,52 @@ def tracking_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
+@pytest.fixture(scope="session")
+def fast_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A session directory in memory (/dev/shm) when the machine has one, else on disk.
+
+    For sqlite databases: every MLflow write commits, and on disk each commit's
+    fsync costs more than the rest of the request.
+    """
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path_factory.mktemp("fast")
+        return
+    path = Path(tempfile.mkdtemp(prefix="registry-ops-tests-", dir=shm))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, fully migrated MLflow sqlite database, made once a session.
+
+    Creating a store runs MLflow's schema migrations (~1-2 s); copying this file
+    instead keeps a fresh store per test cheap.
+    """
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    client = MlflowClient(f"sqlite:///{path}")
+    client.search_experiments()  # tracking tables and the Default experiment
+    client.search_registered_models()  # registry tables
+    return path
+
+
+def _fresh_sqlite_store(uri: str, template: Path) -> None:
+    path = Path(uri.removeprefix("sqlite:///"))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, path)
+
+
 @pytest.fixture
-def seeder(tracking_uri: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def seeder(tracking_uri: str, tmp_path: Path, sqlite_template: Path):  # type: ignore[no-untyped-def]
     from tests.support.seed import Seeder
 
+    _fresh_sqlite_store(tracking_uri, sqlite_template)
     return Seeder(tracking_uri, (tmp_path / "artifacts").as_uri())
 
 
@@ -91,9 +146,62 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
 
 
 @pytest.fixture(scope="session")
-def mlflow_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``mlflow server`` on 127.0.0.1, shared by the HTTP tests."""
+def mlflow_server_uri(tmp_path_factory: pytest.TempPathFactory, fast_tmp: Path) -> Iterator[str]:
+    """A real ``mlflow server`` on 127.0.0.1 with a sqlite store, shared by the HTTP tests."""
     from tests.support.mlflow_server import mlflow_server
 
-    with mlflow_server(tmp_path_factory.mktemp("server")) as uri:
+    backend_uri = f"sqlite:///{fast_tmp / 'server.db'}"
+    with mlflow_server(tmp_path_factory.mktemp("server"), backend_uri) as uri:
         yield uri
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL 15 cluster on 127.0.0.1, stopped and deleted after the session.
+
+    Skipped (with the reason) only when PostgreSQL's server programs are not
+    installed, unless REGISTRY_OPS_REQUIRE_POSTGRES=1; a cluster that fails to
+    start is an error.
+    """
+    from tests.support.postgres import BINDIR_ENV, find_bindir, postgres_cluster
+
+    bindir = find_bindir()
+    if bindir is None:
+        reason = (
+            "PostgreSQL server programs (initdb, pg_ctl, postgres, createdb) not found in "
+            f"/usr/lib/postgresql/*/bin, on PATH or in ${BINDIR_ENV}"
+        )
+        if os.environ.get("REGISTRY_OPS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REGISTRY_OPS_REQUIRE_POSTGRES=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    with postgres_cluster(bindir) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def postgres_server_uri(
+    postgres_cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real ``mlflow server`` on 127.0.0.1 whose backend store is PostgreSQL."""
+    from tests.support.mlflow_server import mlflow_server
+
+    backend_uri = postgres_cluster.createdb("mlflow")
+    with mlflow_server(tmp_path_factory.mktemp("pg-server"), backend_uri) as uri:
+        yield uri
+
+
+@pytest.fixture(params=list(PARAMS.values()))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """The registry under test, once per backend: sqlite store, server on sqlite, on PostgreSQL."""
+    artifacts = (tmp_path / "artifacts").as_uri()
+    if request.param == SQLITE:
+        db = request.getfixturevalue("fast_tmp") / f"{uuid.uuid4().hex}.db"
+        uri = f"sqlite:///{db}"
+        _fresh_sqlite_store(uri, request.getfixturevalue("sqlite_template"))
+        return Backend(SQLITE, uri, artifacts, shared=False)
+    if request.param == HTTP_SQLITE:
+        return Backend(HTTP_SQLITE, request.getfixturevalue("mlflow_server_uri"), artifacts, True)
+    if request.param == HTTP_POSTGRES:
+        uri = request.getfixturevalue("postgres_server_uri")
+        return Backend(HTTP_POSTGRES, uri, artifacts, shared=True)
+    raise ValueError(f"unknown backend {request.param!r}")

@@ -7,6 +7,7 @@ processes and ~3.6 GiB).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,15 +43,20 @@ def mlflow_server(
         "--default-artifact-root", (workdir / "artifacts").resolve().as_uri(),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # Its own process group: the server forks a uvicorn child, stopped with it below.
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     uri = f"http://127.0.0.1:{port}"
+
+    def log_tail() -> str:
+        return (workdir / "server.log").read_text(errors="replace")[-3000:]
+
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"mlflow server exited: {(workdir / 'server.log').read_text()[-2000:]}"
-                )
+                raise RuntimeError(f"mlflow server ({backend}) exited: {log_tail()}")
             try:
                 with urllib.request.urlopen(f"{uri}/health", timeout=1) as response:
                     if response.status == 200:
@@ -58,14 +64,28 @@ def mlflow_server(
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("mlflow server did not become healthy in time")
+                raise RuntimeError(
+                    f"mlflow server ({backend}) not healthy after {timeout:.0f} s: {log_tail()}"
+                )
             time.sleep(0.2)
         yield uri
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop_group(proc)
         log.close()
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group (uvicorn included); SIGKILL it if 15 s is not enough.
+
+    The leader forwards signals to its uvicorn child and exits after it, so once
+    the leader is gone the group is too; it is signalled only while the leader
+    is unreaped, so its id cannot name anyone else's group.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except ProcessLookupError:
+        proc.wait()
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
