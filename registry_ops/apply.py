@@ -1,78 +1,271 @@
-"""Execute a plan: check it is fresh, apply in order, stamp provenance, verify.
+"""Execute a plan: lease, check freshness, apply in order, stamp provenance, verify.
 
-Every change is idempotent on its own, so a run that dies half-way is
-repaired by planning and applying again. Provenance tags are written right
-after each change, so what was applied is stamped even if a later change fails.
+For the models a plan changes (blocked ones are left alone):
+
+1. read them, and refuse the whole plan (``StalePlan``) if any moved since the
+   plan saw it, or any of the evidence its gates read changed;
+2. take each model's lease (:mod:`registry_ops.lease`); a model leased by a
+   live apply elsewhere is refused and named, the others go on;
+3. per model, re-read it under the lease right before writing, apply its
+   changes in plan order, and stamp each version it touched once its last
+   change landed (:mod:`registry_ops.provenance`); then release the lease;
+4. re-read, verify every change, and re-plan against the manifests.
+
+Every change is idempotent, and a holder left unstamped by a crash is a
+change the planner makes, so re-running after any failure converges. A
+failure stops the apply and the result says what landed and what did not.
 """
 
 from __future__ import annotations
 
-import getpass
-import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from registry_ops.errors import ApplyFailed, StalePlan
+from registry_ops.actions import action
+from registry_ops.errors import ApplyFailed, LeaseHeld, RegistryOpsError, StalePlan
+from registry_ops.lease import LEASE_TAG, Lease, settle
 from registry_ops.mlflow_adapter import Registry
 from registry_ops.model import ModelManifest
 from registry_ops.plan import Change, ModelPlan, Plan
 from registry_ops.planner import plan_models
+from registry_ops.provenance import LAST_COMMIT_TAG, PROVENANCE_TAG, Provenance, stamp
 from registry_ops.render import describe as describe_change
-from registry_ops.state import PROVENANCE_PREFIX, Observed, ObservedModel, fingerprint, snapshot_of
-
-P = PROVENANCE_PREFIX
+from registry_ops.state import Observed, ObservedModel, fingerprint, snapshot_of, version_facts
 
 
-@dataclass(frozen=True)
-class Provenance:
-    """Who applies, from which commit, when."""
+@dataclass
+class ModelOutcome:
+    """What happened to one model's changes."""
 
-    commit: str
-    actor: str
-    applied_at: str
+    plan: ModelPlan
+    landed: list[Change] = field(default_factory=list)
+    failed: Change | None = None
+    failed_landed: bool | None = None  # did the change in flight land? None: unknown
+    error: str | None = None
 
-    @classmethod
-    def current(cls, commit: str | None) -> Provenance:
-        """Provenance for now, from the environment (CI's actor, else the local user)."""
-        actor = os.environ.get("GITHUB_ACTOR") or _user()
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        return cls(commit=commit or "unknown", actor=actor, applied_at=now)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
+    @property
+    def pending(self) -> list[Change]:
+        """Changes not attempted (after a failure, or when refused)."""
+        done = {id(c) for c in self.landed}
+        if self.failed is not None:
+            done.add(id(self.failed))
+        return [c for c in self.plan.changes if id(c) not in done]
 
 
 @dataclass
 class ApplyResult:
-    """What an apply did."""
+    """What an apply did, model by model."""
 
-    applied: list[ModelPlan] = field(default_factory=list)
-    blocked: list[ModelPlan] = field(default_factory=list)
+    outcomes: list[ModelOutcome] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # lease held elsewhere: who and since when
+    error: str | None = None  # the failure that stopped the apply, if any
+    error_code: int = 1  # its exit code (4 when the model moved under the apply)
+
+    @property
+    def applied(self) -> list[ModelPlan]:
+        """Models whose changes all landed."""
+        return [o.plan for o in self.outcomes if o.error is None and not o.pending]
 
     @property
     def change_count(self) -> int:
-        """Number of changes applied."""
-        return sum(len(m.changes) for m in self.applied)
+        """Number of changes that landed."""
+        return sum(len(o.landed) for o in self.outcomes)
 
 
-def check_fresh(plan: Plan, observed: Observed) -> None:
-    """Raise StalePlan unless every model is still as the plan saw it."""
+Progress = Callable[[Change], None]
+
+
+def apply_plan(
+    plan: Plan,
+    registry: Registry,
+    provenance: Provenance,
+    desired: Sequence[ModelManifest] = (),
+    progress: Progress | None = None,
+) -> ApplyResult:
+    """Apply every unblocked model's changes under its lease; see the module docstring.
+
+    With the manifests (``desired``), verification re-plans the applied models
+    and fails if anything still differs; a saved plan alone is verified change
+    by change. ``progress`` is told of each change once it landed.
+    """
+    result = ApplyResult()
+    runnable = [m for m in plan.models if m.changes and not m.blocked]
+    if not runnable:
+        return result
+    before = registry.read_state([m.model for m in runnable])
+    check_fresh(runnable, before, registry)
+
+    leases: dict[str, Lease] = {}
+    try:
+        for model_plan in runnable:
+            model = before.get(model_plan.model)
+            held = Lease.from_tag(model.tags.get(LEASE_TAG) if model else None)
+            if held is not None and not held.expired():
+                result.refused.append(f"{model_plan.model}: locked by {held.describe()}")
+                continue
+            lease = Lease.new(provenance.plan, provenance.commit_label)
+            registry.set_model_tag(model_plan.model, LEASE_TAG, lease.to_tag())
+            leases[model_plan.model] = lease
+        if leases:
+            time.sleep(settle())  # let a racing writer's lease land before reading back
+        for model_plan in runnable:
+            mine = leases.get(model_plan.model)
+            if mine is None:
+                continue
+            outcome = ModelOutcome(model_plan)
+            result.outcomes.append(outcome)
+            try:
+                _apply_model(model_plan, mine, registry, provenance, outcome, progress)
+            except LeaseHeld as exc:
+                del leases[model_plan.model]  # not ours any more: never delete it
+                result.refused.append(str(exc))
+                outcome.error = str(exc)
+                continue
+            except RegistryOpsError as exc:
+                outcome.error = str(exc)
+                result.error = f"{model_plan.model}: {exc}"
+                result.error_code = exc.exit_code
+                _settle_in_flight(outcome, registry)
+                break
+            _release(registry, model_plan.model, leases.pop(model_plan.model))
+    finally:
+        for name, lease in leases.items():
+            _release(registry, name, lease, quiet=True)
+    if result.error is None and result.applied:
+        _verify_all(result.applied, registry, desired)
+    return result
+
+
+def _apply_model(
+    model_plan: ModelPlan,
+    lease: Lease,
+    registry: Registry,
+    provenance: Provenance,
+    outcome: ModelOutcome,
+    progress: Progress | None,
+) -> None:
+    name = model_plan.model
+    live = registry.read_model(name)
+    current = Lease.from_tag(live.tags.get(LEASE_TAG) if live else None)
+    if current is None or current.token != lease.token:
+        who = current.describe() if current else "nobody (the lease tag was removed)"
+        raise LeaseHeld(f"{name}: lost the lease before writing; it is held by {who}")
+    if live is None or fingerprint(snapshot_of(live)) != model_plan.fingerprint:
+        raise StalePlan(
+            f"{name} changed while this apply waited for its lease: "
+            f"{_what_moved(model_plan.snapshot, snapshot_of(live))}; plan again"
+        )
+    points = stamp_points(model_plan.changes)
+    for index, change in enumerate(model_plan.changes):
+        outcome.failed = change
+        if change.reason != "provenance":
+            action(change).execute(change, registry)
+        outcome.failed = None
+        outcome.landed.append(change)
+        if index in points:
+            _stamp(model_plan, points[index], live, registry, provenance)
+        if progress:
+            progress(change)
+    registry.set_model_tag(name, LAST_COMMIT_TAG, provenance.commit_label)
+
+
+def stamp_points(changes: Sequence[Change]) -> dict[int, int]:
+    """``index -> version``: after which change each touched version is stamped
+    (its last change in the plan, so a version gets one provenance write)."""
+    last = {c.version: i for i, c in enumerate(changes) if c.target and c.version is not None}
+    return {i: v for v, i in last.items() if v is not None}
+
+
+def targets_of(changes: Sequence[Change], version: int) -> list[str]:
+    """The targets ``changes`` give ``version``, in order."""
+    return [c.target for c in changes if c.version == version and c.target]
+
+
+def _stamp(
+    model_plan: ModelPlan,
+    number: int,
+    live: ObservedModel,
+    registry: Registry,
+    provenance: Provenance,
+) -> None:
+    """One provenance write for a version, once its last change in this plan landed."""
+    version = live.versions.get(number)
+    if version is None:
+        return
+    targets = targets_of(model_plan.changes, number)
+    extra: dict[str, object] = {}
+    if any(c.reason == "provenance" for c in model_plan.changes if c.version == number):
+        extra["recovered"] = True  # the change landed in an earlier, interrupted apply
+    value = stamp(version, targets, model_plan.manifest, provenance, **extra)
+    registry.set_version_tag(model_plan.model, number, PROVENANCE_TAG, value)
+
+
+def _release(registry: Registry, name: str, lease: Lease, quiet: bool = False) -> None:
+    try:
+        registry.delete_model_tag(name, LEASE_TAG)
+    except RegistryOpsError:
+        if not quiet:
+            raise
+
+
+def _settle_in_flight(outcome: ModelOutcome, registry: Registry) -> None:
+    """After a failed write, find out whether it landed anyway (a dropped answer)."""
+    change = outcome.failed
+    if change is None:
+        return
+    try:
+        live = registry.read_model(change.model)
+    except RegistryOpsError:
+        return  # unreachable: unknown
+    outcome.failed_landed = live is not None and action(change).holds(change, live)
+
+
+def check_fresh(models: Sequence[ModelPlan], observed: Observed, registry: Registry) -> None:
+    """Raise StalePlan unless every model, and every piece of evidence its gates
+    read (version facts, run metrics), is still as the plan saw it."""
     stale = []
-    for model_plan in plan.models:
-        now = snapshot_of(observed.get(model_plan.model))
-        if fingerprint(now) != model_plan.fingerprint:
-            stale.append(f"  {model_plan.model}: {_what_moved(model_plan.snapshot, now)}")
+    for model_plan in models:
+        now = observed.get(model_plan.model)
+        if fingerprint(snapshot_of(now)) != model_plan.fingerprint:
+            moved = _what_moved(model_plan.snapshot, snapshot_of(now))
+            stale.append(f"  {model_plan.model}: {moved}")
+            continue
+        assert now is not None
+        for number, facts in sorted(model_plan.evidence.get("versions", {}).items()):
+            version = now.versions.get(int(number))
+            live = version_facts(version) if version else None
+            if live != facts:
+                what = _diff_keys(facts, live)
+                stale.append(f"  {model_plan.model}: evidence of v{number} changed ({what})")
+    runs = {
+        run: wanted
+        for model_plan in models
+        for run, wanted in model_plan.evidence.get("metrics", {}).items()
+    }
+    if runs and not stale:
+        metrics = registry.run_metrics(runs)
+        for run, wanted in sorted(runs.items()):
+            for name, value in sorted(wanted.items()):
+                now_value = metrics.get(run, {}).get(name)
+                if now_value != value and not (_nan(now_value) and _nan(value)):
+                    stale.append(f"  run {run}: metric {name} is now {now_value}, was {value}")
     if stale:
         raise StalePlan(
             "the saved plan is stale: the registry changed since it was made\n"
             + "\n".join(stale)
             + "\nRun `registry-ops plan` again."
         )
+
+
+def _nan(value: object) -> bool:
+    return isinstance(value, float) and value != value or value == "nan"
+
+
+def _diff_keys(before: dict[str, object] | None, after: dict[str, object] | None) -> str:
+    if before is None or after is None:
+        return "version created or deleted"
+    return ", ".join(k for k in sorted(before) if before.get(k) != after.get(k)) or "facts"
 
 
 def _what_moved(before: dict[str, object] | None, after: dict[str, object] | None) -> str:
@@ -82,90 +275,22 @@ def _what_moved(before: dict[str, object] | None, after: dict[str, object] | Non
     return (", ".join(moved) or "state") + " changed"
 
 
-def apply_plan(
-    plan: Plan,
-    registry: Registry,
-    provenance: Provenance,
-    desired: Sequence[ModelManifest] = (),
-    progress: Callable[[Change], None] | None = None,
-) -> ApplyResult:
-    """Apply every unblocked model's changes, then re-read and verify them.
-
-    With the manifests (``desired``), verification re-plans the applied models
-    and fails if anything still differs, including changes another writer
-    made meanwhile; a saved plan alone is verified change by change.
-    ``progress`` is told of each change once it is applied and stamped.
-    """
-    result = ApplyResult()
-    for model_plan in plan.models:
-        if not model_plan.changes:
-            continue
-        if model_plan.blocked:
-            result.blocked.append(model_plan)
-            continue
-        for change in model_plan.changes:
-            _execute(change, registry)
-            _stamp_version(change, model_plan.manifest, registry, provenance)
-            if progress:
-                progress(change)
-        registry.set_model_tag(model_plan.model, P + "last_applied_commit", provenance.commit)
-        registry.set_model_tag(model_plan.model, P + "last_applied_at", provenance.applied_at)
-        result.applied.append(model_plan)
-    if result.applied:
-        observed = registry.read_state([m.model for m in result.applied])
-        verify(result.applied, observed)
-        applied = {m.model for m in result.applied}
-        leftover = [
-            f"  {c.model}: {describe_change(c)}"
-            for m in plan_models([d for d in desired if d.model in applied], observed)
-            for c in m.changes
-        ]
-        if leftover:
-            raise ApplyFailed(
-                "after applying, the registry still differs from the manifests "
-                "(another writer may be changing it; plan again):\n" + "\n".join(leftover)
-            )
-    return result
-
-
-def _execute(change: Change, registry: Registry) -> None:
-    model, action = change.model, change.action
-    if action == "update_description":
-        registry.update_description(model, change.value or "")
-    elif action == "set_model_tag":
-        registry.set_model_tag(model, change.key or "", change.value or "")
-    elif action == "delete_model_tag":
-        registry.delete_model_tag(model, change.key or "")
-    elif action == "set_alias":
-        registry.set_alias(model, change.alias or "", _version(change))
-    elif action == "delete_alias":
-        registry.delete_alias(model, change.alias or "")
-    elif action == "transition_stage":
-        registry.transition_stage(model, _version(change), change.stage or "")
-    else:  # pragma: no cover - Plan.from_dict refuses unknown actions
-        raise ApplyFailed(f"unknown action {action}")
-
-
-def _version(change: Change) -> int:
-    if change.version is None:
-        raise ApplyFailed(f"{change.model}: {change.action} without a version")
-    return change.version
-
-
-def _stamp_version(change: Change, manifest: str, registry: Registry, prov: Provenance) -> None:
-    """Record on the version who put it where, from which commit and manifest."""
-    if change.version is None or change.target is None:
-        return
-    tags = {
-        P + "commit": prov.commit,
-        P + "manifest": manifest,
-        P + "applied_at": prov.applied_at,
-        P + "applied_by": prov.actor,
-        P + "target": change.target,
-        # One tag per target ever held: later gates ask "has it held challenger?".
-        P + "held." + change.target.replace(":", "."): prov.applied_at,
-    }
-    registry.set_version_tags(change.model, change.version, tags)
+def _verify_all(
+    applied: list[ModelPlan], registry: Registry, desired: Sequence[ModelManifest]
+) -> None:
+    observed = registry.read_state([m.model for m in applied])
+    verify(applied, observed)
+    names = {m.model for m in applied}
+    leftover = [
+        f"  {c.model}: {describe_change(c)[1]}"
+        for m in plan_models([d for d in desired if d.model in names], observed)
+        for c in m.changes
+    ]
+    if leftover:
+        raise ApplyFailed(
+            "after applying, the registry still differs from the manifests "
+            "(another writer may be changing it; plan again):\n" + "\n".join(leftover)
+        )
 
 
 def verify(applied: list[ModelPlan], observed: Observed) -> None:
@@ -174,28 +299,10 @@ def verify(applied: list[ModelPlan], observed: Observed) -> None:
     for model_plan in applied:
         model = observed.get(model_plan.model)
         for change in model_plan.changes:
-            if model is None or not _holds(change, model):
-                wrong.append(
-                    f"  {change.model}: {change.action} {change.target or change.key or ''}"
-                )
+            if model is None or not action(change).holds(change, model):
+                wrong.append(f"  {change.model}: {describe_change(change)[1]}")
     if wrong:
         raise ApplyFailed(
             "after applying, the registry does not show these changes "
             "(another writer may have moved them; plan again):\n" + "\n".join(wrong)
         )
-
-
-def _holds(change: Change, model: ObservedModel) -> bool:
-    action = change.action
-    if action == "update_description":
-        return (model.description or "") == (change.value or "")
-    if action == "set_model_tag":
-        return model.tags.get(change.key or "") == change.value
-    if action == "delete_model_tag":
-        return change.key not in model.tags
-    if action == "set_alias":
-        return model.aliases.get(change.alias or "") == change.version
-    if action == "delete_alias":
-        return change.alias not in model.aliases
-    version = model.versions.get(change.version or -1)
-    return version is not None and version.stage == change.stage

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -19,6 +20,7 @@ from registry_ops.errors import (
     EXIT_BLOCKED,
     EXIT_CHANGES,
     EXIT_ERROR,
+    EXIT_INTERNAL,
     EXIT_OK,
     EXIT_USAGE,
     RegistryOpsError,
@@ -27,9 +29,11 @@ from registry_ops.redact import redact
 from registry_ops.render import FORMATS
 
 if TYPE_CHECKING:  # the real imports happen inside the commands that need them
+    from registry_ops.apply import ApplyResult
+    from registry_ops.mlflow_adapter import Registry
     from registry_ops.model import Desired
     from registry_ops.plan import Change
-    from registry_ops.reconcile import Target
+    from registry_ops.reconcile import Endpoint
 
 
 def _color(ctx: click.Context, stream: IO[str]) -> bool:
@@ -41,15 +45,51 @@ def _color(ctx: click.Context, stream: IO[str]) -> bool:
     return stream.isatty()
 
 
-def _target(ctx: click.Context) -> Target:
-    from registry_ops.reconcile import DEFAULT_TRACKING_URI, Target
+def _endpoint(ctx: click.Context) -> Endpoint:
+    from registry_ops.reconcile import DEFAULT_TRACKING_URI, Endpoint
 
     params = ctx.find_root().params
     tracking = (
         params["tracking_uri"] or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     )
     registry = params["registry_uri"] or os.environ.get("MLFLOW_REGISTRY_URI") or None
-    return Target(root=Path(params["root"]), tracking_uri=tracking, registry_uri=registry)
+    return Endpoint(root=Path(params["root"]), tracking_uri=tracking, registry_uri=registry)
+
+
+def _connect(ctx: click.Context, endpoint: Endpoint) -> Registry:
+    """A registry client that notes retries on a terminal (and stays quiet in CI logs)."""
+
+    def note(message: str) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"registry-ops: {message}", err=True)
+
+    return endpoint.connect(on_retry=note)
+
+
+def _root_option(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Global options typed after the subcommand override the ones before it."""
+    if value is not None:
+        ctx.find_root().params[param.name or ""] = value
+
+
+def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Accept --tracking-uri, --registry-uri and -C/--root after the subcommand too."""
+    for decorator in (
+        click.option(
+            "-C", "--root", "root", type=click.Path(file_okay=False), expose_value=False,
+            callback=_root_option, help="Directory holding manifests/ and policies/.",
+        ),
+        click.option(
+            "--registry-uri", "registry_uri", metavar="URI", expose_value=False,
+            callback=_root_option, help="MLflow registry URI (as before the subcommand).",
+        ),
+        click.option(
+            "--tracking-uri", "tracking_uri", metavar="URI", expose_value=False,
+            callback=_root_option, help="MLflow tracking URI (as before the subcommand).",
+        ),
+    ):  # fmt: skip
+        command = decorator(command)
+    return command
 
 
 def _warn(desired: Desired) -> None:
@@ -90,11 +130,12 @@ def cli(tracking_uri: str | None, registry_uri: str | None, root: str, color: st
     \b
     Exit codes: 0 ok / no changes, 1 error, 2 changes pending (plan
     --detailed-exitcode), 3 a promotion is blocked by a gate, 4 a saved plan
-    is stale, 64 usage error.
+    is stale, 64 usage error, 70 internal error (a bug in registry-ops).
     """
 
 
 @cli.command()
+@global_options
 @click.pass_context
 def validate(ctx: click.Context) -> int:
     """Check manifests and policies (schema and cross-file rules); no MLflow contact."""
@@ -108,12 +149,14 @@ def validate(ctx: click.Context) -> int:
 
 
 @cli.command()
+@global_options
 @click.argument("models", nargs=-1, metavar="[MODEL]...")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True),
-    help="Also save the plan (JSON) to this file, for `apply FILE`.",
+    help="Also save the plan (JSON, sealed; signed when REGISTRY_OPS_PLAN_KEY is set) "
+    "to this file, for `apply FILE`.",
 )
 @click.option(
     "--detailed-exitcode",
@@ -129,48 +172,57 @@ def plan(
     from registry_ops.reconcile import make_plan
     from registry_ops.render import renderer
 
-    target = _target(ctx)
-    desired = load(target.root)
+    endpoint = _endpoint(ctx)
+    desired = load(endpoint.root)
     _warn(desired)
-    result = make_plan(desired, models, target, target.connect())
+    result = make_plan(desired, models, endpoint, _connect(ctx, endpoint))
     renderer(fmt)(result, sys.stdout, _color(ctx, sys.stdout))
     if out:
         with open(out, "w", encoding="utf-8") as stream:
             renderer("json")(result, stream, False)
-        click.echo(f"Saved plan to {out}.", err=True)
+        click.echo(f"Saved plan to {out} ({result.digest[:19]}...).", err=True)
     if not detailed_exitcode:
         return EXIT_OK
     return {"no_changes": EXIT_OK, "changes": EXIT_CHANGES, "blocked": EXIT_BLOCKED}[result.status]
 
 
 @cli.command()
+@global_options
 @click.argument("args", nargs=-1, metavar="[PLAN_FILE] [MODEL]...")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
 @click.pass_context
 def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
-    """Apply a fresh plan, or a saved one (refused with exit 4 if the registry moved)."""
-    from registry_ops import gitinfo
-    from registry_ops.apply import Provenance, apply_plan, check_fresh
+    """Apply a fresh plan, or a saved one (refused with exit 4 if the registry moved).
+
+    A saved plan is applied only if its digest (and its signature, when
+    REGISTRY_OPS_PLAN_KEY is set) checks out and it was made for this
+    registry. Each model is changed under a lease, so two applies never
+    write one model at once.
+    """
+    from registry_ops.apply import apply_plan
     from registry_ops.plan import load_plan
-    from registry_ops.reconcile import make_plan, narrow
+    from registry_ops.provenance import Provenance
+    from registry_ops.reconcile import check_target, make_plan, narrow
     from registry_ops.render import renderer
 
-    target = _target(ctx)
+    endpoint = _endpoint(ctx)
     plan_file, names = (args[0], args[1:]) if args and Path(args[0]).is_file() else (None, args)
     if plan_file is None and args and args[0].endswith(".json"):
         raise RegistryOpsError(f"plan file not found: {args[0]}")
-    registry = target.connect()
     desired = None
     if plan_file:
-        with open(plan_file, encoding="utf-8") as stream:
-            result = narrow(load_plan(stream, plan_file), names)
-        check_fresh(result, registry.read_state([m.model for m in result.models]))
+        with open(plan_file, "rb") as stream:
+            result = load_plan(stream, plan_file)
+        check_target(result, endpoint)
+        result = narrow(result, names)
+        registry = _connect(ctx, endpoint)
     else:
         from registry_ops.loader import load
 
-        desired = load(target.root)
+        desired = load(endpoint.root)
         _warn(desired)
-        result = make_plan(desired, names, target, registry)
+        registry = _connect(ctx, endpoint)
+        result = make_plan(desired, names, endpoint, registry)
 
     renderer("text")(result, sys.stdout, _color(ctx, sys.stdout))
     runnable = [m for m in result.models if m.changes and not m.blocked]
@@ -189,28 +241,99 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
         if not click.confirm(question, default=False):
             click.echo("Apply cancelled; nothing was changed.")
             return EXIT_ERROR
-    git = gitinfo.describe(target.root)
-    # A dirty tree is applied from what is on disk, not from the commit: say so.
-    commit = (git.commit + ("+dirty" if git.dirty else "")) if git else None
+    git = result.git or {}
+    if git.get("dirty"):
+        files = ", ".join(git.get("uncommitted") or []) or "manifests/ or policies/"
+        click.echo(
+            f"WARNING: uncommitted changes in {files}: applying what is on disk; the versions "
+            f"are stamped {str(git.get('commit'))[:12]}+uncommitted.",
+            err=True,
+        )
+    provenance = Provenance.current(git.get("commit"), bool(git.get("dirty")), result.digest)
     manifests = [desired.manifests[m.model] for m in result.models] if desired else []
-    outcome = apply_plan(
-        result, registry, Provenance.current(commit), manifests, progress=_applied_line
-    )
+    outcome = apply_plan(result, registry, provenance, manifests, progress=_applied_line)
+    return _report(outcome, blocked)
+
+
+def _report(outcome: ApplyResult, blocked: str) -> int:
+    """Say what landed, what did not, and why; map it to an exit code."""
     n = outcome.change_count
     click.echo(f"Applied {n} change{'s' * (n != 1)} to {len(outcome.applied)} model(s).")
+    for line in outcome.refused:
+        click.echo(f"error: not applied, another apply holds the lease: {line}", err=True)
+    if outcome.refused:
+        click.echo(
+            "  Wait for it to finish; if it crashed, its lease expires, or run "
+            "`registry-ops force-unlock MODEL`.",
+            err=True,
+        )
+    if outcome.error is not None:
+        click.echo(f"error: apply stopped: {redact(outcome.error)}", err=True)
+        for model in outcome.outcomes:
+            if model.failed is None and not model.pending:
+                continue
+            for change in model.landed:
+                click.echo(f"  landed       {change.model}: {_sentence(change)}", err=True)
+            if model.failed is not None:
+                state = {True: "landed", False: "not landed", None: "unknown"}[model.failed_landed]
+                click.echo(
+                    f"  in flight    {model.plan.model}: {_sentence(model.failed)} ({state})",
+                    err=True,
+                )
+            for change in model.pending:
+                click.echo(f"  not applied  {change.model}: {_sentence(change)}", err=True)
+        click.echo(
+            "Every change is idempotent: re-running `registry-ops apply` applies only what "
+            "is left and converges.",
+            err=True,
+        )
+        return outcome.error_code
     if blocked:
         click.echo(f"Not applied, blocked by gates: {blocked}.", err=True)
-        return EXIT_BLOCKED
-    return EXIT_OK
+    if outcome.refused:
+        return EXIT_ERROR
+    return EXIT_BLOCKED if blocked else EXIT_OK
+
+
+def _sentence(change: Change) -> str:
+    from registry_ops.render import describe
+
+    return describe(change)[1]
 
 
 def _applied_line(change: Change) -> None:
-    from registry_ops.render import describe
+    click.echo(f"  applied {change.model}: {_sentence(change)}")
 
-    click.echo(f"  applied {change.model}: {describe(change)[1]}")
+
+@cli.command("force-unlock")
+@global_options
+@click.argument("model")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def force_unlock(ctx: click.Context, model: str, yes: bool) -> int:
+    """Release the apply lease on MODEL left by a crashed apply.
+
+    Only do this when no apply is running on MODEL: the lease is what keeps
+    two applies from writing the same model at once.
+    """
+    from registry_ops.unlock import force_unlock as unlock
+
+    endpoint = _endpoint(ctx)
+    registry = _connect(ctx, endpoint)
+    question = f"Release the apply lease on {model}?"
+    if not yes and sys.stdin.isatty() and not click.confirm(question, default=False):
+        click.echo("Cancelled; the lease is kept.")
+        return EXIT_ERROR
+    released = unlock(registry, model)
+    if released is None:
+        click.echo(f"{model} has no apply lease; nothing to release.")
+    else:
+        click.echo(f"Released the lease on {model} held by {released.describe()}.")
+    return EXIT_OK
 
 
 @cli.command()
+@global_options
 @click.argument("models", nargs=-1, metavar="[MODEL]...")
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -222,9 +345,9 @@ def status(ctx: click.Context, models: tuple[str, ...], fmt: str) -> int:
 
     from registry_ops import status as status_mod
 
-    target = _target(ctx)
-    desired = _maybe_load(target.root)
-    registry = target.connect()
+    endpoint = _endpoint(ctx)
+    desired = _maybe_load(endpoint.root)
+    registry = _connect(ctx, endpoint)
     if models:
         names = list(dict.fromkeys(models))
     elif desired is not None and desired.manifests:
@@ -256,6 +379,7 @@ def _maybe_load(root: Path) -> Desired | None:
 
 
 @cli.command()
+@global_options
 @click.argument("models", nargs=-1, metavar="[MODEL]...")
 @click.option(
     "--out-dir",
@@ -268,16 +392,16 @@ def export(ctx: click.Context, models: tuple[str, ...], out_dir: str | None, for
     """Write manifests from the live registry, to adopt models already in MLflow."""
     from registry_ops import export as export_mod
 
-    target = _target(ctx)
-    desired = _maybe_load(target.root)
-    observed = target.connect().read_state(list(models) if models else None)
+    endpoint = _endpoint(ctx)
+    desired = _maybe_load(endpoint.root)
+    observed = _connect(ctx, endpoint).read_state(list(models) if models else None)
     missing = [m for m in models if m not in observed.models]
     if missing:
         raise RegistryOpsError(f"not registered in MLflow: {', '.join(missing)}")
     chosen = [observed.models[n] for n in (models or sorted(observed.models))]
     existing = {n: m.file for n, m in desired.manifests.items()} if desired else {}
-    directory = Path(out_dir) if out_dir else target.root / "manifests"
-    written = export_mod.write(chosen, target.root, directory, existing, force)
+    directory = Path(out_dir) if out_dir else endpoint.root / "manifests"
+    written = export_mod.write(chosen, endpoint.root, directory, existing, force)
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"Exported {len(written)} model(s).", err=True)
@@ -311,6 +435,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = 130
     except Exception:  # a bug: show it, but never a credential from a message or URI
         click.echo(redact(traceback.format_exc()), err=True)
-        click.echo("error: internal error in registry-ops (the traceback above is a bug)", err=True)
-        code = EXIT_ERROR
+        click.echo(
+            f"error: internal error in registry-ops (exit {EXIT_INTERNAL}): the traceback "
+            "above is a bug; please report it",
+            err=True,
+        )
+        code = EXIT_INTERNAL
     sys.exit(code)

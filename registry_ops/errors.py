@@ -16,6 +16,7 @@ EXIT_CHANGES = 2
 EXIT_BLOCKED = 3
 EXIT_STALE = 4
 EXIT_USAGE = 64
+EXIT_INTERNAL = 70  # a bug in registry-ops, never an expected failure
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,11 @@ class StalePlan(RegistryOpsError):
     """A saved plan no longer matches the live registry."""
 
     exit_code = EXIT_STALE
+
+
+class PlanSealError(RegistryOpsError):
+    """A saved plan's digest or signature does not check out, or it names another registry."""
+
+
+class LeaseHeld(RegistryOpsError):
+    """Another apply holds the lease on a model."""

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from registry_ops.errors import InvalidInput, Problem
 from registry_ops.model import STAGES, Location, ModelManifest
 from registry_ops.plan import Change, ModelPlan
+from registry_ops.provenance import unstamped
 from registry_ops.state import Observed, ObservedModel, fingerprint, snapshot_of
 
 # Stage a version leaves matters for ordering: one leaving Production must
@@ -52,6 +53,7 @@ def _problem(loc: Location, path: str, message: str) -> Problem:
 
 
 def _missing(manifest: ModelManifest, model: ObservedModel | None) -> list[Problem]:
+    """What the manifest names that MLflow lacks, or that must not be promoted."""
     if model is None:
         return [
             _problem(
@@ -60,31 +62,52 @@ def _missing(manifest: ModelManifest, model: ObservedModel | None) -> list[Probl
                 f"registered model '{manifest.model}' does not exist in MLflow",
             )
         ]
+    if model.is_prompt:
+        return [
+            _problem(
+                manifest.where("model"),
+                "$.model",
+                f"'{manifest.model}' is an MLflow prompt, not a registered model; "
+                "registry-ops does not manage prompts",
+            )
+        ]
     out = []
-    for alias, version in sorted(manifest.aliases.items()):
+    named: list[tuple[Location, str, int, bool]] = [
+        (
+            manifest.where("aliases", alias),
+            f"$.aliases.{alias}",
+            version,
+            model.aliases.get(alias) == version,
+        )
+        for alias, version in sorted(manifest.aliases.items())
+    ]
+    for stage, versions in sorted(manifest.stages.items()):
+        for index, version in enumerate(versions):
+            loc = manifest.where("stages", stage, str(index))
+            if loc.line is None:
+                loc = manifest.where("stages", stage)
+            held = version in model.versions and model.versions[version].stage == stage
+            named.append((loc, f"$.stages.{stage}", version, held or stage == "Archived"))
+    for loc, path, version, held in named:
         if version not in model.versions:
             out.append(
                 _problem(
-                    manifest.where("aliases", alias),
-                    f"$.aliases.{alias}",
+                    loc,
+                    path,
                     f"version {version} of '{manifest.model}' does not exist in MLflow"
                     f" (versions: {_listing(model)})",
                 )
             )
-    for stage, versions in sorted(manifest.stages.items()):
-        for index, version in enumerate(versions):
-            if version not in model.versions:
-                loc = manifest.where("stages", stage, str(index))
-                if loc.line is None:
-                    loc = manifest.where("stages", stage)
-                out.append(
-                    _problem(
-                        loc,
-                        f"$.stages.{stage}",
-                        f"version {version} of '{manifest.model}' does not exist in MLflow"
-                        f" (versions: {_listing(model)})",
-                    )
+        elif not held and model.versions[version].status != "READY":
+            out.append(
+                _problem(
+                    loc,
+                    path,
+                    f"version {version} of '{manifest.model}' is "
+                    f"{model.versions[version].status}, not READY: only READY versions are "
+                    "promoted",
                 )
+            )
     return out
 
 
@@ -156,7 +179,51 @@ def plan_model(manifest: ModelManifest, model: ObservedModel) -> list[Change]:
             )
 
     promotions, archives = _stage_changes(manifest, model)
-    return meta + aliases + promotions + archives + deletions
+    changes = meta + aliases + promotions + archives + deletions
+    return changes + _unstamped(manifest, model, aliases + promotions, adopting=bool(changes))
+
+
+def _unstamped(
+    manifest: ModelManifest, model: ObservedModel, planned: list[Change], adopting: bool
+) -> list[Change]:
+    """Stamp-only changes for targets held as wanted by a version with no record of it.
+
+    That is what a crash between a change and its stamp leaves behind; planning
+    the stamp is what makes the next apply repair it.
+    """
+    moving = {c.target for c in planned}
+    out: list[Change] = []
+    for alias, version in sorted(manifest.aliases.items()):
+        target = f"alias:{alias}"
+        if target not in moving and version in unstamped(model, target, adopting):
+            out.append(
+                Change(
+                    "set_alias",
+                    manifest.model,
+                    version=version,
+                    from_version=version,
+                    alias=alias,
+                    reason="provenance",
+                )
+            )
+    for stage in STAGES:
+        target = f"stage:{stage}"
+        if stage == "Archived" or stage not in manifest.stages:
+            continue
+        for version in unstamped(model, target, adopting):
+            if version in manifest.stages[stage]:
+                out.append(
+                    Change(
+                        "transition_stage",
+                        manifest.model,
+                        version=version,
+                        from_version=version,
+                        stage=stage,
+                        from_stage=stage,
+                        reason="provenance",
+                    )
+                )
+    return out
 
 
 def _stage_changes(
@@ -200,11 +267,24 @@ def _stage_changes(
     if manifest.retention.archive_unlisted:
         named = manifest.named_versions()
         newest = set(sorted(model.versions, reverse=True)[: manifest.retention.keep_latest])
+        # Retention never archives what the manifest does not own: the holder of
+        # an alias it does not list, or of a stage it does not list.
+        # (With ``prune.aliases`` every alias is the manifest's: unlisted ones go.)
+        foreign = {
+            v
+            for a, v in model.aliases.items()
+            if a not in manifest.aliases and not manifest.prune.aliases
+        }
         for version in sorted(model.versions):
             observed = model.versions[version]
             if version in named or version in newest or version in archived:
                 continue
-            if observed.stage == "Archived":
+            if observed.stage == "Archived" or version in foreign:
+                continue
+            if (
+                observed.stage in ("Production", "Staging")
+                and observed.stage not in manifest.stages
+            ):
                 continue
             archives.append(_archive(name, version, observed.stage, "retention"))
 

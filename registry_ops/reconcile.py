@@ -6,18 +6,18 @@ output and exit codes; nothing here prints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from registry_ops import gates, gitinfo
-from registry_ops.errors import RegistryOpsError
+from registry_ops.errors import PlanSealError, RegistryOpsError
 from registry_ops.model import Desired
 from registry_ops.plan import Plan
 from registry_ops.planner import plan_models
-from registry_ops.redact import redact
+from registry_ops.redact import without_credentials
 
 if TYPE_CHECKING:  # the adapter imports mlflow: keep it off validate's path
     from registry_ops.mlflow_adapter import Registry
@@ -26,18 +26,60 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's own default
 
 
 @dataclass(frozen=True)
-class Target:
+class Endpoint:
     """Where the manifests live and which MLflow they describe."""
 
     root: Path
     tracking_uri: str
     registry_uri: str | None
 
-    def connect(self) -> Registry:
-        """A registry client for this target (imports mlflow on first use)."""
+    def connect(self, on_retry: Callable[[str], None] | None = None) -> Registry:
+        """A registry client for this endpoint (imports mlflow on first use)."""
         from registry_ops.mlflow_adapter import Registry
 
-        return Registry(self.tracking_uri, self.registry_uri)
+        return Registry(self.tracking_uri, self.registry_uri, on_retry)
+
+    @property
+    def tracking_id(self) -> str:
+        """The tracking URI as a plan records it: no credentials, sqlite paths absolute."""
+        return identity(self.tracking_uri)
+
+    @property
+    def registry_id(self) -> str:
+        """The registry URI as a plan records it."""
+        return identity(self.registry_uri or self.tracking_uri)
+
+
+def identity(uri: str) -> str:
+    """A URI reduced to which registry it names: credentials removed, a sqlite path
+    made absolute, scheme and host lower-cased, no trailing slash."""
+    uri = without_credentials(uri.strip())
+    if uri.startswith("sqlite://"):
+        # sqlite:///rel.db is relative to the working directory, sqlite:////abs.db absolute
+        path, _, query = uri[len("sqlite://") :].partition("?")
+        path = path[1:] if path.startswith("/") else path
+        if path and path != ":memory:":
+            path = str(Path(path).resolve())
+        return "sqlite:///" + path + ("?" + query if query else "")
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    hostpart, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{hostpart.lower()}{slash}{path}".rstrip("/")
+
+
+def check_target(plan: Plan, endpoint: Endpoint) -> None:
+    """Refuse a saved plan made for another tracking or registry URI."""
+    wrong = []
+    if plan.tracking_uri != endpoint.tracking_id:
+        wrong.append(f"tracking URI {plan.tracking_uri!r}, here {endpoint.tracking_id!r}")
+    if plan.registry_uri != endpoint.registry_id:
+        wrong.append(f"registry URI {plan.registry_uri!r}, here {endpoint.registry_id!r}")
+    if wrong:
+        raise PlanSealError(
+            "the saved plan was made for another registry: " + "; ".join(wrong) + ". "
+            "Make a new plan against this one."
+        )
 
 
 def select(desired: Desired, names: Sequence[str]) -> list[str]:
@@ -51,18 +93,20 @@ def select(desired: Desired, names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names)) if names else sorted(desired.manifests)
 
 
-def make_plan(desired: Desired, names: Sequence[str], target: Target, registry: Registry) -> Plan:
+def make_plan(
+    desired: Desired, names: Sequence[str], endpoint: Endpoint, registry: Registry
+) -> Plan:
     """Diff the manifests for ``names`` against the live registry and run their gates."""
     chosen = select(desired, names)
     observed = registry.read_state(chosen)
     model_plans = plan_models([desired.manifests[n] for n in chosen], observed)
     gates.evaluate(model_plans, desired, observed, registry.run_metrics)
-    git = gitinfo.describe(target.root)
+    git = gitinfo.describe(endpoint.root)
     return Plan(
         models=model_plans,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        tracking_uri=redact(target.tracking_uri),
-        registry_uri=redact(target.registry_uri or target.tracking_uri),
+        tracking_uri=endpoint.tracking_id,
+        registry_uri=endpoint.registry_id,
         git=git.to_dict() if git else None,
     )
 

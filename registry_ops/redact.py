@@ -30,3 +30,19 @@ def _userinfo(match: re.Match[str]) -> str:
     if not colon:  # a bare token used as the user name is a secret too
         return f"{match['scheme']}***@"
     return f"{match['scheme']}{user}:***@"
+
+
+def without_credentials(uri: str) -> str:
+    """``uri`` with user info and secret query parameters removed (not masked).
+
+    What a saved plan records as its target, and compares at apply: the same
+    registry reached with other credentials is still the same registry.
+    """
+    uri = _USERINFO.sub(lambda m: m["scheme"], uri)
+    uri = re.sub(
+        r"([?&])(?:password|passwd|pwd|token|access_token|api_key|apikey|secret)=[^&\s]*&?",
+        r"\1",
+        uri,
+        flags=re.IGNORECASE,
+    )
+    return uri.rstrip("?&")

@@ -14,6 +14,8 @@ from typing import Any
 
 # Tags registry-ops writes itself; they are never drift and never pruned.
 PROVENANCE_PREFIX = "registry_ops."
+# MLflow stores prompts as registered models carrying this tag; never touch one.
+PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,25 @@ class ObservedModel:
         """Versions currently in ``stage``, oldest first."""
         return sorted(v.version for v in self.versions.values() if v.stage == stage)
 
+    @property
+    def is_prompt(self) -> bool:
+        """MLflow keeps prompts in the registry too; they are not ours to reconcile."""
+        return self.tags.get(PROMPT_TAG, "").lower() == "true"
+
+    @property
+    def managed(self) -> bool:
+        """registry-ops has written to this model before (a tag of ours on it or a version)."""
+        return any(k.startswith(PROVENANCE_PREFIX) for k in self.tags) or any(
+            k.startswith(PROVENANCE_PREFIX) for v in self.versions.values() for k in v.tags
+        )
+
+    def holders(self, target: str) -> list[int]:
+        """Versions holding ``alias:NAME`` or ``stage:NAME`` now."""
+        kind, _, name = target.partition(":")
+        if kind == "alias":
+            return [self.aliases[name]] if name in self.aliases else []
+        return self.stage_holders(name)
+
     def user_tags(self) -> dict[str, str]:
         """Model tags without registry-ops' own provenance tags."""
         return {k: v for k, v in self.tags.items() if not k.startswith(PROVENANCE_PREFIX)}
@@ -65,6 +86,16 @@ class Observed:
     def get(self, name: str) -> ObservedModel | None:
         """The observed model, or None when it is not registered."""
         return self.models.get(name)
+
+
+def version_facts(version: ObservedVersion) -> dict[str, Any]:
+    """What a gate may read of a version besides metrics: the evidence a saved plan pins."""
+    return {
+        "run_id": version.run_id,
+        "status": version.status,
+        "created": version.creation_timestamp,
+        "tags": dict(sorted(version.tags.items())),
+    }
 
 
 def fingerprint(snapshot: dict[str, Any] | None) -> str:

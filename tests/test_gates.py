@@ -203,11 +203,12 @@ def test_fetch_once_only_for_candidates_and_displaced_holders() -> None:
         aliases={"champion": 2, "challenger": 4},  # challenger: a promotion without gates
         stages={"Production": 2},
         gates={"champion": "production", "Production": "production"},
-        retention=Retention(archive_unlisted=True),  # archives v3 (Staging) and v5
+        # archives v5; v3 holds Staging, which this manifest does not own
+        retention=Retention(archive_unlisted=True),
     )
     plans, desired, observed = setup([wanted], [registry()], PRODUCTION)
     archived = [c.version for c in plans[0].changes if c.stage == "Archived"]
-    assert archived == [1, 3, 5]  # the scenario has non-promotions with runs
+    assert archived == [1, 5]  # the scenario has non-promotions with runs
     fetch = Fetcher({"r1": {"acc": 0.8}, "r2": {"acc": 0.95}, "r3": {"acc": 0.1}})
 
     evaluate(plans, desired, observed, fetch, now=NOW)
@@ -328,6 +329,6 @@ def test_evaluate_replaces_stale_gate_results() -> None:
     plans, desired, observed = setup([wanted], [registry()], PRODUCTION)
     change: Change = plans[0].changes[0]
     change.gates = [GateResult("old", False, "from a previous run")]
-    change.blocked = True
+    assert change.blocked
     evaluate(plans, desired, observed, Fetcher({"r2": {"acc": 0.95}}), now=NOW)
     assert [g.name for g in change.gates] == ["acc >= 0.9"] and not change.blocked

@@ -7,15 +7,17 @@ empty that was held before and is wanted held after.
 
 from __future__ import annotations
 
-import copy
-from dataclasses import replace
+from collections.abc import Iterator
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from registry_ops.actions import action
+from registry_ops.apply import stamp_points, targets_of
 from registry_ops.model import ModelManifest, Prune, Retention
 from registry_ops.plan import Change
 from registry_ops.planner import plan_model
+from registry_ops.provenance import Provenance, stamp, with_stamp
 from registry_ops.state import ObservedModel, ObservedVersion
 
 STAGE_NAMES = ("None", "Staging", "Production", "Archived")
@@ -69,31 +71,35 @@ def scenario(draw: st.DrawFn) -> tuple[ModelManifest, ObservedModel]:
     return manifest, observed
 
 
-def apply_change(model: ObservedModel, change: Change) -> ObservedModel:
-    """What MLflow does for one change (stages: archive_existing_versions=False)."""
-    model = copy.deepcopy(model)
-    if change.action == "update_description":
-        return replace(model, description=change.value or "")
-    if change.action == "set_model_tag":
-        model.tags[change.key or ""] = change.value or ""
-    elif change.action == "delete_model_tag":
-        model.tags.pop(change.key or "", None)
-    elif change.action == "set_alias":
-        model.aliases[change.alias or ""] = change.version or 0
-    elif change.action == "delete_alias":
-        model.aliases.pop(change.alias or "", None)
-    elif change.action == "transition_stage":
-        v = change.version or 0
-        model.versions[v] = replace(model.versions[v], stage=change.stage or "None")
-    return model
+_CLOCK = iter(range(10**9))
+
+
+def apply_changes(model: ObservedModel, changes: list[Change]) -> Iterator[ObservedModel]:
+    """What apply leaves after each change: MLflow's effect (stages with
+    archive_existing_versions=False), then the provenance stamp at its point."""
+    prov = Provenance("c0ffee", False, "ci", f"2026-11-24T00:00:00.{next(_CLOCK):09d}", "d")
+    points = stamp_points(changes)
+    for index, change in enumerate(changes):
+        model = action(change).simulate(change, model)
+        if index in points:
+            number = points[index]
+            value = stamp(model.versions[number], targets_of(changes, number), "m.yaml", prov)
+            model = with_stamp(model, number, value)
+        yield model
+
+
+def apply_all(model: ObservedModel, changes: list[Change]) -> ObservedModel:
+    after = model
+    for after in apply_changes(model, changes):
+        pass
+    return after
 
 
 @settings(max_examples=400, deadline=None)
 @given(scenario())
 def test_applying_the_plan_converges(case: tuple[ModelManifest, ObservedModel]) -> None:
     manifest, model = case
-    for change in plan_model(manifest, model):
-        model = apply_change(model, change)
+    model = apply_all(model, plan_model(manifest, model))
     assert plan_model(manifest, model) == []
 
 
@@ -131,17 +137,26 @@ def test_no_wanted_stage_is_left_empty_mid_way(case: tuple[ModelManifest, Observ
         and model.stage_holders(stage)
         and not (stage == "Staging" and _swap(manifest, model))
     ]
-    for change in plan_model(manifest, model):
-        model = apply_change(model, change)
+    changes = plan_model(manifest, model)
+    for change, after in zip(changes, apply_changes(model, changes), strict=True):
         for stage in keep:
-            assert model.stage_holders(stage), f"{stage} empty after {change}"
+            assert after.stage_holders(stage), f"{stage} empty after {change}"
 
 
 @settings(max_examples=200, deadline=None)
 @given(scenario())
-def test_plans_are_deterministic(case: tuple[ModelManifest, ObservedModel]) -> None:
+def test_plans_do_not_depend_on_dict_order(case: tuple[ModelManifest, ObservedModel]) -> None:
+    """MLflow returns aliases, tags and versions in no promised order: the same
+    registry read in another order must give the same plan."""
     manifest, model = case
-    assert plan_model(manifest, model) == plan_model(manifest, copy.deepcopy(model))
+    shuffled = ObservedModel(
+        name=model.name,
+        description=model.description,
+        tags=dict(reversed(list(model.tags.items()))),
+        aliases=dict(reversed(list(model.aliases.items()))),
+        versions=dict(reversed(list(model.versions.items()))),
+    )
+    assert plan_model(manifest, model) == plan_model(manifest, shuffled)
 
 
 @settings(max_examples=200, deadline=None)

@@ -67,7 +67,6 @@ def blocked_change(model: str = "weak") -> Change:
         version=1,
         alias="champion",
         gates=[gate(True), gate(False)],
-        blocked=True,
     )
 
 
@@ -121,8 +120,9 @@ def test_text_gate_lines_blocked_note_and_summary() -> None:
     assert "BLOCKED" not in good
     assert "quiet" not in text.split("\n\n")[0]  # models without changes get no section
     assert text.rstrip().splitlines()[-1] == (
-        "Plan: 10 changes across 2 models; blocked by gates: weak."
+        "Plan: 10 changes across 2 models; blocked by gates: weak; 1 ungated promotion."
     )
+    assert "      UNGATED: no policy gates alias:challenger" in text
 
 
 def test_text_no_changes_summary() -> None:
@@ -154,7 +154,13 @@ def test_json_has_contract_fields() -> None:
     assert data["format_version"] == 1
     assert data["status"] == "blocked"
     assert [m["model"] for m in data["models"]] == ["good", "weak", "quiet"]
-    assert data["summary"] == {"models": 3, "models_changed": 2, "changes": 10, "blocked": 1}
+    assert data["summary"] == {
+        "models": 3,
+        "models_changed": 2,
+        "changes": 10,
+        "blocked": 1,
+        "ungated": 1,
+    }
     good, weak, quiet = data["models"]
     assert (good["blocked"], weak["blocked"], quiet["blocked"]) == (False, True, False)
     for change in good["changes"] + weak["changes"]:
@@ -171,6 +177,7 @@ def test_json_has_contract_fields() -> None:
         "policy": "production",
         "observed": 0.5,
         "threshold": 0.9,
+        "evidence": {},
     }
     (blocked,) = weak["changes"]
     assert blocked["blocked"] is True
@@ -208,7 +215,7 @@ def test_json_round_trips_through_from_dict() -> None:
 
 
 def test_load_plan_reads_a_saved_plan() -> None:
-    plan = load_plan(io.StringIO(render(full_plan(), "json")), "plan.json")
+    plan = load_plan(io.BytesIO(render(full_plan(), "json").encode()), "plan.json")
     assert [m.model for m in plan.models] == ["good", "weak", "quiet"]
     assert plan.models[0].fingerprint == "sha256:" + "0" * 64
 
@@ -232,13 +239,13 @@ def test_load_plan_reads_a_saved_plan() -> None:
 )
 def test_load_plan_rejects_wrong_format_or_shape(text: str) -> None:
     with pytest.raises(PlanFileError, match=r"^plan\.json: "):
-        load_plan(io.StringIO(text), "plan.json")
+        load_plan(io.BytesIO(text.encode()), "plan.json")
 
 
 @pytest.mark.parametrize("text", ["", "not json", '{"format_version": 1,'])
 def test_load_plan_rejects_non_json(text: str) -> None:
-    with pytest.raises(PlanFileError, match="plan.json: not a JSON plan file"):
-        load_plan(io.StringIO(text), "plan.json")
+    with pytest.raises(PlanFileError, match=r"plan\.json(:\d+:\d+)?: not a JSON plan file"):
+        load_plan(io.BytesIO(text.encode()), "plan.json")
 
 
 def test_load_plan_rejects_a_change_that_is_not_an_object() -> None:
@@ -246,7 +253,7 @@ def test_load_plan_rejects_a_change_that_is_not_an_object() -> None:
         {"format_version": 1, "models": [{"model": "m", "fingerprint": "f", "changes": ["x"]}]}
     )
     with pytest.raises(PlanFileError):
-        load_plan(io.StringIO(text), "plan.json")
+        load_plan(io.BytesIO(text.encode()), "plan.json")
 
 
 # --- Markdown ------------------------------------------------------------------------------
@@ -263,7 +270,6 @@ def hostile_plan() -> Plan:
             version=2,
             alias="champion",
             gates=[gate(False, name="tags a=<b>", detail="a is '|*x*|', not '<b>'")],
-            blocked=True,
         ),
     ]
     return Plan(
@@ -310,7 +316,8 @@ def test_markdown_manifest_path_cannot_break_out_of_its_code_span() -> None:
 def test_markdown_summary_and_gate_cells() -> None:
     md = render(full_plan(), "markdown")
     assert md.startswith("### registry-ops plan\n\n**Plan: 10 changes across 2 models; ")
-    assert "blocked by gates: weak.**" in md
+    assert "blocked by gates: weak; 1 ungated promotion.**" in md
+    assert "**ungated**: no policy gates this target" in md
     assert "pass val\\_accuracy &gt;= 0.9: val\\_accuracy = 0.95" in md
     assert "quiet" not in md  # no section for a model without changes
     no_gates = [line for line in md.splitlines() if "alias old" in line]

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from registry_ops.model import Desired, GateSpec, Policy
 from registry_ops.plan import Change, GateResult, ModelPlan
-from registry_ops.state import Observed, ObservedVersion
+from registry_ops.state import Observed, ObservedVersion, version_facts
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ def evaluate(
     """
     now = now or datetime.now().astimezone()
     work: list[tuple[Change, Policy, list[Gate], ObservedVersion, ObservedVersion | None]] = []
+    by_change: dict[int, ModelPlan] = {}
     for model_plan in plans:
         manifest = desired.manifests[model_plan.model]
         model = observed.models[model_plan.model]
@@ -93,9 +94,11 @@ def evaluate(
             policy_name = manifest.gates.get(change.target_name or "")
             if not change.is_promotion or policy_name is None or change.version is None:
                 continue
+            change.gated = True
             policy = desired.policies[policy_name]
             holder = model.versions.get(change.from_version) if change.from_version else None
             work.append((change, policy, build(policy), model.versions[change.version], holder))
+            by_change[id(change)] = model_plan
 
     run_ids: set[str] = set()
     for _, _, gates, version, holder in work:
@@ -119,8 +122,33 @@ def evaluate(
         for gate in gates:
             result = gate.evaluate(candidate)
             result.policy = policy.name
+            result.evidence = {
+                "version": version.version,
+                "run_id": version.run_id,
+                **result.evidence,
+            }
             change.gates.append(result)
-        change.blocked = not all(r.passed for r in change.gates)
+        _pin_evidence(by_change[id(change)], gates, version, holder, metrics)
+
+
+def _pin_evidence(
+    model_plan: ModelPlan,
+    gates: list[Gate],
+    version: ObservedVersion,
+    holder: ObservedVersion | None,
+    metrics: dict[str, dict[str, float]],
+) -> None:
+    """Record what the gates read, so a saved plan is refused once any of it changed."""
+    facts = model_plan.evidence.setdefault("versions", {})
+    runs = model_plan.evidence.setdefault("metrics", {})
+    names = {m for g in gates if isinstance(m := getattr(g, "metric", None), str)}
+    for v in (version, holder):
+        if v is None:
+            continue
+        facts[str(v.version)] = version_facts(v)
+        if v.run_id and names:
+            read = metrics.get(v.run_id, {})
+            runs.setdefault(v.run_id, {}).update({n: read.get(n) for n in sorted(names)})
 
 
 def fmt(value: float) -> str:

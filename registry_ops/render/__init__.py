@@ -25,35 +25,9 @@ def renderer(name: str) -> PlanRenderer:
 
 def describe(change: Change) -> tuple[str, str]:
     """``(symbol, sentence)`` for one change, shared by the text and Markdown renderers."""
-    a = change.action
-    if a == "update_description":
-        return "~", f"description: {_q(change.from_value)} -> {_q(change.value)}"
-    if a == "set_model_tag":
-        if change.from_value is None:
-            return "+", f"tag {change.key} = {_q(change.value)}"
-        return "~", f"tag {change.key}: {_q(change.from_value)} -> {_q(change.value)}"
-    if a == "delete_model_tag":
-        return "-", f"tag {change.key} (was {_q(change.from_value)})"
-    if a == "set_alias":
-        if change.from_version is None:
-            return "+", f"alias {change.alias} -> v{change.version}"
-        return "~", f"alias {change.alias}: v{change.from_version} -> v{change.version}"
-    if a == "delete_alias":
-        return "-", f"alias {change.alias} (was v{change.from_version})"
-    # transition_stage
-    text = f"stage {change.stage}: v{change.version} ({change.from_stage} -> {change.stage})"
-    if change.from_version is not None:
-        text += f", replacing v{change.from_version}"
-    if change.reason in ("displaced", "retention"):
-        text += f" [{change.reason}]"
-    return ("-" if change.stage == "Archived" else "~"), text
+    from registry_ops.actions import action
 
-
-def _q(value: str | None) -> str:
-    if value is None:
-        return "(unset)"
-    short = value if len(value) <= 60 else value[:57] + "..."
-    return repr(short)
+    return action(change).describe(change)
 
 
 def summary(plan: Plan) -> str:
@@ -71,4 +45,7 @@ def summary(plan: Plan) -> str:
     if blocked:
         names = ", ".join(m.model for m in blocked)
         line += f"; blocked by gates: {names}"
+    ungated = sum(1 for c in changes if c.ungated)
+    if ungated:
+        line += f"; {ungated} ungated promotion{'s' * (ungated != 1)}"
     return line + "."

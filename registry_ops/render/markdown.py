@@ -34,5 +34,7 @@ def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
                 f"{'pass' if g.passed else '**FAIL**'} {escape(g.name)}: {escape(g.detail)}"
                 for g in change.gates
             )
+            if change.ungated:
+                gates = "**ungated**: no policy gates this target"
             stream.write(f"| {escape(symbol)} | {escape(text)} | {gates or '-'} |\n")
         stream.write("\n")

@@ -7,7 +7,15 @@ from typing import IO
 from registry_ops.plan import Plan
 from registry_ops.render import describe, summary
 
-_COLORS = {"+": "32", "-": "31", "~": "33", "PASS": "32", "FAIL": "31", "BLOCKED": "1;31"}
+_COLORS = {
+    "+": "32",
+    "-": "31",
+    "~": "33",
+    "PASS": "32",
+    "FAIL": "31",
+    "BLOCKED": "1;31",
+    "UNGATED": "1;33",
+}
 
 
 def paint(text: str, code: str, color: bool) -> str:
@@ -25,6 +33,11 @@ def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
         for change in model_plan.changes:
             symbol, text = describe(change)
             stream.write(f"  {paint(symbol, _COLORS[symbol], color)} {text}\n")
+            if change.ungated:
+                stream.write(
+                    f"      {paint('UNGATED', _COLORS['UNGATED'], color)}: no policy gates "
+                    f"{change.target}; it is promoted without checks\n"
+                )
             for gate in change.gates:
                 word = "PASS" if gate.passed else "FAIL"
                 stream.write(

@@ -1,0 +1,135 @@
+"""One apply per model at a time: a lease kept in the registry itself.
+
+MLflow has no compare-and-set, so the lease is a registered-model tag,
+``registry_ops.lease``, taken in three steps (see docs/lease.md):
+
+1. read the tag; a live lease of someone else refuses the apply, naming
+   its holder and since when;
+2. write our own lease (a random token, holder, expiry);
+3. wait ``settle`` seconds, then read it back: only the writer whose token
+   is there may write. Two racers that both saw the tag free both write,
+   and after the wait both read the token of whichever wrote last.
+
+That is safe as long as no racer takes longer than ``settle`` between its
+step-1 read and its step-2 write (one request, tens of milliseconds); the
+holder re-reads the tag right before writing each model and stops if it
+lost it. A lease expires after ``ttl`` seconds, so a crashed apply blocks
+nobody for long; ``registry-ops force-unlock MODEL`` breaks it at once, and
+a lease whose holder process is gone from this same host counts as expired.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from registry_ops.provenance import actor, host
+from registry_ops.state import PROVENANCE_PREFIX
+
+LEASE_TAG = PROVENANCE_PREFIX + "lease"
+UNLOCK_TAG = PROVENANCE_PREFIX + "last_force_unlock"
+TTL_ENV = "REGISTRY_OPS_LEASE_TTL"
+SETTLE_ENV = "REGISTRY_OPS_LEASE_SETTLE"
+DEFAULT_TTL = 900.0  # seconds; an apply of one model takes seconds, of 1,000 a few minutes
+DEFAULT_SETTLE = 1.0  # seconds; far above one request's latency
+
+
+def _seconds(env: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(env, default))
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+def ttl() -> float:
+    """Lease lifetime in seconds (``REGISTRY_OPS_LEASE_TTL``)."""
+    return _seconds(TTL_ENV, DEFAULT_TTL)
+
+
+def settle() -> float:
+    """Seconds between writing a lease and reading it back (``REGISTRY_OPS_LEASE_SETTLE``)."""
+    return _seconds(SETTLE_ENV, DEFAULT_SETTLE)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who holds a model's lease, since when, until when."""
+
+    token: str
+    holder: str
+    host: str
+    pid: int
+    since: str
+    expires: str
+    plan: str | None = None
+    commit: str | None = None
+
+    @classmethod
+    def new(cls, plan: str | None, commit: str | None) -> Lease:
+        """A fresh lease for this process, valid for :func:`ttl` seconds."""
+        now = datetime.now(UTC)
+        return cls(
+            token=secrets.token_hex(16),
+            holder=actor(),
+            host=host(),
+            pid=os.getpid(),
+            since=now.isoformat(timespec="seconds"),
+            expires=(now + timedelta(seconds=ttl())).isoformat(timespec="seconds"),
+            plan=plan,
+            commit=commit,
+        )
+
+    def to_tag(self) -> str:
+        """The tag value (JSON)."""
+        return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_tag(cls, text: str | None) -> Lease | None:
+        """Parse a tag value; an unreadable one is a lease of unknown origin that never expires."""
+        if not text:
+            return None
+        try:
+            data: Any = json.loads(text)
+            return cls(
+                token=str(data["token"]),
+                holder=str(data["holder"]),
+                host=str(data.get("host", "")),
+                pid=int(data.get("pid", 0)),
+                since=str(data["since"]),
+                expires=str(data["expires"]),
+                plan=data.get("plan"),
+                commit=data.get("commit"),
+            )
+        except (ValueError, KeyError, TypeError):
+            return cls("?", "unknown (unreadable lease tag)", "", 0, "unknown", "9999-12-31")
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """Past its expiry, or its holder process is gone from this host."""
+        now = now or datetime.now(UTC)
+        try:
+            if datetime.fromisoformat(self.expires) <= now:
+                return True
+        except ValueError:
+            return False
+        return self.host == host() and self.pid > 0 and not _alive(self.pid)
+
+    def describe(self) -> str:
+        """``alice on ci-runner-3 (pid 42) since 2026-11-24T10:00:00+00:00``."""
+        where = f" on {self.host}" if self.host else ""
+        pid = f" (pid {self.pid})" if self.pid else ""
+        return f"{self.holder}{where}{pid} since {self.since}, until {self.expires}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
