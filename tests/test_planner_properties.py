@@ -89,10 +89,8 @@ def apply_changes(model: ObservedModel, changes: list[Change]) -> Iterator[Obser
 
 
 def apply_all(model: ObservedModel, changes: list[Change]) -> ObservedModel:
-    after = model
-    for after in apply_changes(model, changes):
-        pass
-    return after
+    states = list(apply_changes(model, changes))
+    return states[-1] if states else model
 
 
 @settings(max_examples=400, deadline=None)
