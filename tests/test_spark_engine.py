@@ -1,0 +1,139 @@
+"""The Spark engine scores the quickstart's torch model exactly as the in-process engine does.
+
+Runs Spark in local mode (``local[2]``, no UI, bound to 127.0.0.1). Skipped,
+saying why, only when pyspark or Java is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+_MISSING = (
+    "pyspark is not installed (pip install 'registry-ops[spark]')"
+    if importlib.util.find_spec("pyspark") is None
+    else "Java is not installed (JAVA_HOME unset, no java on PATH)"
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None
+    else None
+)
+pytestmark = [
+    pytest.mark.skipif(_MISSING is not None, reason=f"Spark engine: {_MISSING}"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("torch") is None, reason="the quickstart model needs torch"
+    ),
+]
+
+METRICS = ["accuracy", "f1", "precision", "recall", "roc_auc"]
+
+
+@pytest.fixture(scope="module")
+def spirals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A small quickstart model registered in a sqlite store, and a spirals holdout CSV."""
+    import mlflow.pytorch
+    import torch
+    from mlflow.models import infer_signature
+    from mlflow.tracking import MlflowClient
+
+    from registry_ops.quickstart.spirals import make_spirals, train
+
+    base = tmp_path_factory.mktemp("spark")
+    X, y = make_spirals(1_500, noise=0.05, seed=7)
+    # Mid-sized and briefly trained: accurate enough to be a real model, imperfect
+    # enough that every metric has something to disagree about.
+    result = train(16, 1, 300, 0, X[:1_000], y[:1_000], X[1_000:], y[1_000:])
+    example = X[:5]
+    with torch.no_grad():
+        signature = infer_signature(example, result.model(torch.from_numpy(example)).numpy())
+    saved = base / "saved"
+    mlflow.pytorch.save_model(
+        result.model,
+        str(saved),
+        signature=signature,
+        input_example=example,
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+    )
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("spark", artifact_location=(base / "a").as_uri())
+    run = client.create_run(experiment)
+    client.log_artifacts(run.info.run_id, str(saved), "model")
+    client.create_registered_model("spirals-classifier")
+    client.create_model_version(
+        "spirals-classifier", f"runs:/{run.info.run_id}/model", run.info.run_id
+    )
+    root = base / "repo"
+    root.mkdir()
+    holdout_X, holdout_y = make_spirals(5_000, noise=0.05, seed=11)
+    # float64 on disk, as any CSV reads back: both engines must cast to the float32 signature
+    frame = pd.DataFrame(holdout_X.astype(np.float64), columns=["x", "y"])
+    frame["label"] = holdout_y
+    frame.to_csv(root / "holdout.csv", index=False)
+    return {"uri": uri, "root": root, "model_uri": "models:/spirals-classifier/1"}
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    from registry_ops.mlflow_adapter.models import local_spark_session
+
+    session = local_spark_session("local[2]")
+    yield session
+    session.stop()
+
+
+def test_spark_metrics_equal_the_in_process_engine(spirals: dict[str, Any], spark: Any) -> None:
+    from registry_ops.evaluation import evaluate, load_holdout
+    from registry_ops.mlflow_adapter.models import load_pyfunc, predictor, spark_evaluate
+
+    holdout = load_holdout("holdout.csv", root=spirals["root"], targets="label")
+    model = load_pyfunc(spirals["model_uri"], tracking_uri=spirals["uri"])
+    local = evaluate(predictor(model), holdout, metrics=METRICS)
+    events: list[Any] = []
+    remote = spark_evaluate(
+        spirals["model_uri"],
+        holdout,
+        spark=spark,
+        metrics=METRICS,
+        tracking_uri=spirals["uri"],
+        progress=events.append,
+    )
+    assert remote.engine == "spark" and local.engine == "in-process"
+    assert remote.rows == local.rows == 5_000 and remote.digest == local.digest
+    assert 0.6 < local.metrics["accuracy"] < 1.0
+    for name in METRICS:
+        # float32 logits; batch shapes differ between engines, so allow last-bit noise
+        assert remote.metrics[name] == pytest.approx(local.metrics[name], rel=1e-9), name
+    assert "latency_p95_ms" in local.metrics and "latency_p95_ms" not in remote.metrics
+    assert [(e.batch, e.batches, e.rows_done) for e in events] == [(1, 1, 5_000)]
+
+
+def test_spark_predictions_keep_row_order(spirals: dict[str, Any], spark: Any) -> None:
+    from registry_ops.evaluation import load_holdout
+    from registry_ops.mlflow_adapter.models import load_pyfunc, predictor, spark_predict
+
+    holdout = load_holdout("holdout.csv", root=spirals["root"], targets="label")
+    head = holdout.X.iloc[:300]
+    remote = spark_predict(spirals["model_uri"], head, spark=spark, tracking_uri=spirals["uri"])
+    local = np.asarray(
+        predictor(load_pyfunc(spirals["model_uri"], tracking_uri=spirals["uri"]))(head)
+    )
+    assert remote.shape == local.shape == (300, 2)
+    np.testing.assert_allclose(remote, local, rtol=1e-5, atol=1e-6)
+
+
+def test_unloadable_model_is_a_clear_error(spark: Any, tmp_path: Path) -> None:
+    from registry_ops.errors import RegistryOpsError
+    from registry_ops.mlflow_adapter.models import spark_predict
+
+    frame = pd.DataFrame({"x": [0.0], "y": [1.0]})
+    with pytest.raises(RegistryOpsError, match="cannot"):
+        spark_predict(str(tmp_path / "no-model"), frame, spark=spark)
