@@ -371,7 +371,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     model = LogisticRegression().fit(X, y)
 
     class Broken(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
-        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        # Unannotated on purpose: MLflow reads type hints here as an input schema.
+        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
             raise ValueError("this version cannot predict")
 
     # Explicit requirements: inferring them loads each model in a subprocess (~10 s apiece).
