@@ -106,16 +106,20 @@ class Lease:
                 commit=data.get("commit"),
             )
         except (ValueError, KeyError, TypeError):
-            return cls("?", "unknown (unreadable lease tag)", "", 0, "unknown", "9999-12-31")
+            never = "9999-12-31T00:00:00+00:00"
+            return cls("?", "unknown (unreadable lease tag)", "", 0, "unknown", never)
 
     def expired(self, now: datetime | None = None) -> bool:
         """Past its expiry, or its holder process is gone from this host."""
         now = now or datetime.now(UTC)
         try:
-            if datetime.fromisoformat(self.expires) <= now:
-                return True
+            expires = datetime.fromisoformat(self.expires)
         except ValueError:
-            return False
+            return False  # unreadable: held until someone runs force-unlock
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        if expires <= now:
+            return True
         return self.host == host() and self.pid > 0 and not _alive(self.pid)
 
     def describe(self) -> str:
