@@ -21,6 +21,7 @@ from registry_ops.errors import (
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     RegistryOpsError,
@@ -416,9 +417,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.exceptions.UsageError as exc:
         exc.show()
         code = EXIT_USAGE
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        code = EXIT_ERROR
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort: keep the shell's convention for it
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            click.echo("Interrupted.", err=True)
+            code = EXIT_INTERRUPTED
+        else:
+            click.echo("Aborted.", err=True)
+            code = EXIT_ERROR
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
@@ -432,7 +438,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = EXIT_ERROR
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        code = 130
+        code = EXIT_INTERRUPTED
     except Exception:  # a bug: show it, but never a credential from a message or URI
         click.echo(redact(traceback.format_exc()), err=True)
         click.echo(

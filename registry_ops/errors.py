@@ -17,6 +17,7 @@ EXIT_BLOCKED = 3
 EXIT_STALE = 4
 EXIT_USAGE = 64
 EXIT_INTERNAL = 70  # a bug in registry-ops, never an expected failure
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 @dataclass(frozen=True)
