@@ -271,13 +271,14 @@ def test_a_prompt_is_never_managed(backend, workspace, cli):  # type: ignore[no-
     name = backend.name("prompt")
     backend.client.register_prompt(name, "Summarise {{text}}")
     workspace.manifest(name, "description: hijacked\n")
-    before = backend.client.get_registered_model(name)
+    before = backend.client.get_prompt(name)
     result = cli(*backend.args(workspace.root, "apply", "--yes"))
     # MLflow's searches hide prompts, so it reads as no such model (and a store that
     # returned one would be refused as a prompt): either way it is never written.
     assert result.code == 1
     assert "does not exist in MLflow" in result.err or "is an MLflow prompt" in result.err
-    assert backend.client.get_registered_model(name).description == before.description
+    after = backend.client.get_prompt(name)
+    assert (after.description, after.tags) == (before.description, before.tags)
 
 
 def test_a_long_alias_is_stamped(backend, workspace, cli):  # type: ignore[no-untyped-def]
