@@ -48,9 +48,11 @@ class GateResult:
     passed: bool
     detail: str
     policy: str | None = None
-    observed: float | None = None
+    observed: float | None = None  # the candidate's value
     threshold: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    holder: float | None = None  # the current holder's value, for relative gates
+    delta: float | None = None  # candidate minus holder
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (non-finite numbers become strings: JSON has none)."""
@@ -61,6 +63,8 @@ class GateResult:
             "policy": self.policy,
             "observed": _finite(self.observed),
             "threshold": _finite(self.threshold),
+            "holder": _finite(self.holder),
+            "delta": _finite(self.delta),
             "evidence": jsonable(self.evidence),
         }
 
@@ -75,6 +79,8 @@ class GateResult:
             observed=data.get("observed"),
             threshold=data.get("threshold"),
             evidence=data.get("evidence", {}),
+            holder=data.get("holder"),
+            delta=data.get("delta"),
         )
 
 
@@ -100,13 +106,29 @@ class Change:
     from_value: str | None = None
     reason: str = "manifest"
     gates: list[GateResult] = field(default_factory=list)
+    # An emergency override of this target's gates, from the manifest:
+    # {"reason", "expires", "author", "active"}; an expired one is inactive.
+    override: dict[str, Any] | None = None
+    # A return to a version that held the target before, exempt from the gates
+    # by its policy: {"version", "held_from", "held_to"}.
+    rollback: dict[str, Any] | None = None
     # a policy applies to this promotion (even one with no result yet); display only
     gated: bool = field(default=False, compare=False)
 
     @property
-    def blocked(self) -> bool:
-        """Derived, never stored: a gate of this change failed."""
+    def failed(self) -> bool:
+        """A gate of this change failed (whether or not an override lets it through)."""
         return any(not g.passed for g in self.gates)
+
+    @property
+    def overridden(self) -> bool:
+        """A gate failed, and an active override lets the promotion through."""
+        return self.failed and bool(self.override and self.override.get("active"))
+
+    @property
+    def blocked(self) -> bool:
+        """Derived, never stored: a gate failed and no active override covers it."""
+        return self.failed and not self.overridden
 
     @property
     def target(self) -> str | None:
@@ -134,7 +156,7 @@ class Change:
     @property
     def ungated(self) -> bool:
         """A promotion that no policy gates: reviewers should see it."""
-        return self.is_promotion and not self.gated and not self.gates
+        return self.is_promotion and not self.gated and not self.gates and not self.rollback
 
     def sealed(self) -> dict[str, Any]:
         """What the digest covers (no derived fields)."""
@@ -153,11 +175,20 @@ class Change:
         out["from_version"] = self.from_version
         out["reason"] = self.reason
         out["gates"] = [g.to_dict() for g in self.gates]
+        if self.override is not None:
+            out["override"] = jsonable(self.override)
+        if self.rollback is not None:
+            out["rollback"] = jsonable(self.rollback)
         return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; keys that do not apply to the action are left out."""
-        return {**self.sealed(), "blocked": self.blocked, "ungated": self.ungated}
+        return {
+            **self.sealed(),
+            "blocked": self.blocked,
+            "overridden": self.overridden,
+            "ungated": self.ungated,
+        }
 
     @classmethod
     def from_dict(cls, model: str, data: dict[str, Any]) -> Change:
@@ -178,6 +209,8 @@ class Change:
             from_value=data.get("from_value"),
             reason=data.get("reason", "manifest"),
             gates=gates,
+            override=data.get("override"),
+            rollback=data.get("rollback"),
         )
         change.gated = bool(gates) or (change.is_promotion and data.get("ungated") is False)
         return change
@@ -286,6 +319,7 @@ class Plan:
                 "models_changed": sum(1 for m in self.models if m.changes),
                 "changes": len(changes),
                 "blocked": sum(1 for c in changes if c.blocked),
+                "overridden": sum(1 for c in changes if c.overridden),
                 "ungated": sum(1 for c in changes if c.ungated),
             },
             "models": [m.to_dict() for m in self.models],

@@ -159,6 +159,7 @@ def test_json_has_contract_fields() -> None:
         "models_changed": 2,
         "changes": 10,
         "blocked": 1,
+        "overridden": 0,
         "ungated": 1,
     }
     good, weak, quiet = data["models"]
@@ -177,6 +178,8 @@ def test_json_has_contract_fields() -> None:
         "policy": "production",
         "observed": 0.5,
         "threshold": 0.9,
+        "holder": None,
+        "delta": None,
         "evidence": {},
     }
     (blocked,) = weak["changes"]
