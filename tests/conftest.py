@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.backends import HTTP_POSTGRES, HTTP_SQLITE, PARAMS, SQLITE, Backend
+from tests.support.backends import (
+    HTTP_POSTGRES,
+    HTTP_SQLITE,
+    PARAMS,
+    SQLITE,
+    Backend,
+    Servers,
+    wanted_servers,
+)
 
 if TYPE_CHECKING:
     from tests.support.postgres import PostgresCluster
@@ -146,48 +154,64 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
 
 
 @pytest.fixture(scope="session")
-def mlflow_server_uri(tmp_path_factory: pytest.TempPathFactory, fast_tmp: Path) -> Iterator[str]:
-    """A real ``mlflow server`` on 127.0.0.1 with a sqlite store, shared by the HTTP tests."""
-    from tests.support.mlflow_server import mlflow_server
+def servers(tmp_path_factory: pytest.TempPathFactory, fast_tmp: Path) -> Iterator[Servers]:
+    """The session's mlflow servers (see tests/support/backends.py), stopped at its end."""
+    servers = Servers(tmp_path_factory.mktemp("servers"), fast_tmp)
+    try:
+        yield servers
+    finally:
+        servers.close()
 
-    backend_uri = f"sqlite:///{fast_tmp / 'server.db'}"
-    with mlflow_server(tmp_path_factory.mktemp("server"), backend_uri) as uri:
-        yield uri
+
+@pytest.fixture(scope="session", autouse=True)
+def _boot_servers_early(request: pytest.FixtureRequest) -> None:
+    """Start the servers the selected tests need now, side by side, while the first tests run."""
+    wanted = wanted_servers(request.session.items)
+    if HTTP_POSTGRES in wanted and _missing_postgres() is not None:
+        wanted.discard(HTTP_POSTGRES)  # its tests skip or fail, with the reason
+    if wanted:
+        request.getfixturevalue("servers").boot(*sorted(wanted))
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
-    """A throwaway PostgreSQL 15 cluster on 127.0.0.1, stopped and deleted after the session.
+def mlflow_server_uri(servers: Servers) -> str:
+    """A real ``mlflow server`` on 127.0.0.1 with a sqlite store, shared by the HTTP tests."""
+    return servers.uri(HTTP_SQLITE)
+
+
+def _missing_postgres() -> str | None:
+    """Why the PostgreSQL backend cannot run here, or None when its programs are installed."""
+    from tests.support.postgres import BINDIR_ENV, find_bindir
+
+    if find_bindir() is not None:
+        return None
+    return (
+        "PostgreSQL server programs (initdb, pg_ctl, postgres, createdb) not found in "
+        f"/usr/lib/postgresql/*/bin, on PATH or in ${BINDIR_ENV}"
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server_uri(servers: Servers) -> str:
+    """A real ``mlflow server`` on 127.0.0.1 whose store is a throwaway PostgreSQL 15 cluster.
 
     Skipped (with the reason) only when PostgreSQL's server programs are not
-    installed, unless REGISTRY_OPS_REQUIRE_POSTGRES=1; a cluster that fails to
-    start is an error.
+    installed, and then not under REGISTRY_OPS_REQUIRE_POSTGRES=1 (CI), where it
+    fails; a cluster or server that does not start is an error.
     """
-    from tests.support.postgres import BINDIR_ENV, find_bindir, postgres_cluster
-
-    bindir = find_bindir()
-    if bindir is None:
-        reason = (
-            "PostgreSQL server programs (initdb, pg_ctl, postgres, createdb) not found in "
-            f"/usr/lib/postgresql/*/bin, on PATH or in ${BINDIR_ENV}"
-        )
+    reason = _missing_postgres()
+    if reason is not None:
         if os.environ.get("REGISTRY_OPS_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"REGISTRY_OPS_REQUIRE_POSTGRES=1 but {reason}", pytrace=False)
         pytest.skip(reason)
-    with postgres_cluster(bindir) as cluster:
-        yield cluster
+    return servers.uri(HTTP_POSTGRES)
 
 
 @pytest.fixture(scope="session")
-def postgres_server_uri(
-    postgres_cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A real ``mlflow server`` on 127.0.0.1 whose backend store is PostgreSQL."""
-    from tests.support.mlflow_server import mlflow_server
-
-    backend_uri = postgres_cluster.createdb("mlflow")
-    with mlflow_server(tmp_path_factory.mktemp("pg-server"), backend_uri) as uri:
-        yield uri
+def postgres_cluster(postgres_server_uri: str, servers: Servers) -> PostgresCluster:
+    """The PostgreSQL cluster behind ``postgres_server_uri`` (host, port, ``uri(db)``)."""
+    assert servers.postgres is not None
+    return servers.postgres
 
 
 @pytest.fixture(params=list(PARAMS.values()))

@@ -2,13 +2,13 @@
 
 The ``backend`` fixture (defined in tests/conftest.py) runs a test once per backend:
 
-==================  =====================================================  =====================
-id                  tracking URI                                           marks
-==================  =====================================================  =====================
-``sqlite``          ``sqlite:///<tmp>/mlflow.db``, a fresh store per test  (none)
-``http-sqlite``     a session-wide ``mlflow server`` on a sqlite file      ``http``
-``http-postgres``   a session-wide ``mlflow server`` on PostgreSQL 15      ``http``, ``postgres``
-==================  =====================================================  =====================
+==================  ======================================================  =====================
+id                  tracking URI                                            marks
+==================  ======================================================  =====================
+``sqlite``          ``sqlite:///`` a fresh file per test (a migrated copy)  (none)
+``http-sqlite``     a session-wide ``mlflow server`` on a sqlite file       ``http``
+``http-postgres``   a session-wide ``mlflow server`` on PostgreSQL 15       ``http``, ``postgres``
+==================  ======================================================  =====================
 
 Usage::
 
@@ -36,7 +36,15 @@ Rules for tests that use it:
   it re-parametrizes the fixture and keeps each id's marks.
 - Subprocesses (e.g. two concurrent ``registry-ops apply``) reach the servers the
   same way: pass ``backend.uri``; the environment of the test process (telemetry
-  off, fast-failing HTTP retries) is inherited.
+  off, fast-failing HTTP retries) is inherited. Concurrent writers are where the
+  backends differ: a sqlite-backed server can answer a raw ``IntegrityError`` where
+  PostgreSQL does not (UNIQUE constraint on aliases), so run races on all three.
+
+Other fixtures (tests/conftest.py): ``mlflow_server_uri`` and ``postgres_server_uri``
+are the two servers' URIs, ``postgres_cluster`` the PostgreSQL cluster behind the
+latter (``.host``, ``.port``, ``.uri(db)``), ``servers`` the ``Servers`` below. The
+servers start in the background when the session begins, only if a selected test
+needs them, and stop when it ends; nothing else may stop them.
 
 ``-m "not http"`` runs the sqlite store only; ``-m "not postgres"`` skips PostgreSQL.
 The PostgreSQL backend is skipped, with the reason, only when PostgreSQL's server
@@ -49,6 +57,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -59,6 +69,7 @@ import pytest
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
+    from tests.support.postgres import PostgresCluster
     from tests.support.seed import Seeder
 
 SQLITE = "sqlite"
@@ -128,3 +139,80 @@ class Backend:
 
     def stages(self, model: str, versions: Sequence[int]) -> dict[int, str]:
         return {v: self.stage(model, v) for v in versions}
+
+
+class Servers:
+    """The session's ``mlflow server``s, booted in background threads, stopped together.
+
+    Booting one takes seconds (mostly imports); the fixtures boot every server the
+    session's tests need as the session starts, so they come up side by side while
+    the first tests run. A server that fails to start raises in every test that
+    asks for it.
+    """
+
+    def __init__(self, workdir: Path, fast_dir: Path) -> None:
+        self.workdir = workdir
+        self.fast_dir = fast_dir
+        self.postgres: PostgresCluster | None = None
+        self._pool = ThreadPoolExecutor(max_workers=len(PARAMS), thread_name_prefix="server")
+        self._boots: dict[str, Future[tuple[ExitStack, str]]] = {}
+
+    def boot(self, *ids: str) -> None:
+        """Start these servers (``http-sqlite``, ``http-postgres``) unless already started."""
+        for backend_id in ids:
+            if backend_id not in self._boots:
+                self._boots[backend_id] = self._pool.submit(self._start, backend_id)
+
+    def uri(self, backend_id: str) -> str:
+        """The server's http:// URI, once it is healthy (booting it if need be)."""
+        self.boot(backend_id)
+        return self._boots[backend_id].result()[1]
+
+    def _start(self, backend_id: str) -> tuple[ExitStack, str]:
+        from tests.support.mlflow_server import mlflow_server
+        from tests.support.postgres import PostgresError, find_bindir, postgres_cluster
+
+        with ExitStack() as stack:
+            if backend_id == HTTP_SQLITE:
+                store = f"sqlite:///{self.fast_dir / 'server.db'}"
+                uri = stack.enter_context(mlflow_server(self.workdir / "sqlite-server", store))
+            elif backend_id == HTTP_POSTGRES:
+                bindir = find_bindir()
+                if bindir is None:
+                    raise PostgresError("PostgreSQL's server programs are not installed")
+                self.postgres = stack.enter_context(postgres_cluster(bindir))
+                store = self.postgres.createdb("mlflow")
+                uri = stack.enter_context(mlflow_server(self.workdir / "pg-server", store))
+            else:
+                raise ValueError(f"no server for backend {backend_id!r}")
+            return stack.pop_all(), uri
+
+    def close(self) -> None:
+        """Stop every server (in parallel), waiting for any still booting."""
+        stacks = []
+        for boot in self._boots.values():
+            try:
+                stacks.append(boot.result()[0])
+            except Exception:
+                continue  # it failed to start (and said so to its tests): nothing to stop
+        stops = [self._pool.submit(stack.close) for stack in stacks]
+        errors = [stop.exception() for stop in stops]
+        self._pool.shutdown()
+        for error in errors:
+            if error is not None:
+                raise error
+
+
+def wanted_servers(items: Sequence[pytest.Item]) -> set[str]:
+    """The server backends that these collected tests will ask for."""
+    wanted: set[str] = set()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") in (HTTP_SQLITE, HTTP_POSTGRES):
+            wanted.add(callspec.params["backend"])
+        names = getattr(item, "fixturenames", ())
+        if "mlflow_server_uri" in names:
+            wanted.add(HTTP_SQLITE)
+        if "postgres_server_uri" in names or "postgres_cluster" in names:
+            wanted.add(HTTP_POSTGRES)
+    return wanted
