@@ -195,10 +195,29 @@ def _stamp(
         return
     targets = targets_of(model_plan.changes, number)
     extra: dict[str, object] = {}
-    if any(c.reason == "provenance" for c in model_plan.changes if c.version == number):
+    mine = [c for c in model_plan.changes if c.version == number and c.target]
+    if any(c.reason == "provenance" for c in mine):
         extra["recovered"] = True  # the change landed in an earlier, interrupted apply
+    # The evidence the promotion was decided on, as the plan sealed it.
+    decided = {c.target: _decision(c) for c in mine if c.gates or c.override or c.rollback}
+    if decided:
+        extra["evidence"] = decided
     value = stamp(version, targets, model_plan.manifest, provenance, **extra)
     registry.set_version_tag(model_plan.model, number, PROVENANCE_TAG, value)
+
+
+def _decision(change: Change) -> dict[str, object]:
+    out: dict[str, object] = {
+        "gates": [
+            {k: v for k, v in g.to_dict().items() if k not in ("detail", "evidence")}
+            for g in change.gates
+        ]
+    }
+    if change.overridden and change.override:
+        out["override"] = {k: change.override.get(k) for k in ("reason", "expires", "author")}
+    if change.rollback:
+        out["rollback"] = change.rollback
+    return out
 
 
 def _release(registry: Registry, name: str, lease: Lease, quiet: bool = False) -> None:

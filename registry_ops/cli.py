@@ -67,6 +67,18 @@ def _connect(ctx: click.Context, endpoint: Endpoint) -> Registry:
     return endpoint.connect(on_retry=note)
 
 
+def _progress() -> Callable[[str], None] | None:
+    """One self-overwriting status line on a terminal (live evaluation can take a while)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(message: str) -> None:
+        sys.stderr.write("\r\033[K" + message[:150])
+        sys.stderr.flush()
+
+    return show
+
+
 def _root_option(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     """Global options typed after the subcommand override the ones before it."""
     if value is not None:
@@ -137,12 +149,14 @@ def cli(tracking_uri: str | None, registry_uri: str | None, root: str, color: st
 
 @cli.command()
 @global_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "github"]), default=None,
+    help="github: also print each problem as a workflow annotation (default in GitHub Actions).",
+)  # fmt: skip
 @click.pass_context
-def validate(ctx: click.Context) -> int:
+def validate(ctx: click.Context, fmt: str | None) -> int:
     """Check manifests and policies (schema and cross-file rules); no MLflow contact."""
-    from registry_ops.loader import load
-
-    desired = load(ctx.find_root().params["root"])
+    desired = _load_annotated(ctx.find_root().params["root"], fmt)
     _warn(desired)
     m, p = len(desired.manifests), len(desired.policies)
     click.echo(f"OK: {m} manifest{'s' * (m != 1)} and {p} polic{'ies' if p != 1 else 'y'} valid.")
@@ -169,14 +183,13 @@ def plan(
     ctx: click.Context, models: tuple[str, ...], fmt: str, out: str | None, detailed_exitcode: bool
 ) -> int:
     """Show what apply would change, with gate results for every promotion."""
-    from registry_ops.loader import load
     from registry_ops.reconcile import make_plan
     from registry_ops.render import renderer
 
     endpoint = _endpoint(ctx)
-    desired = load(endpoint.root)
+    desired = _load_annotated(endpoint.root, "github" if fmt == "github" else None)
     _warn(desired)
-    result = make_plan(desired, models, endpoint, _connect(ctx, endpoint))
+    result = make_plan(desired, models, endpoint, _connect(ctx, endpoint), _progress())
     renderer(fmt)(result, sys.stdout, _color(ctx, sys.stdout))
     if out:
         with open(out, "w", encoding="utf-8") as stream:
@@ -223,7 +236,7 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
         desired = load(endpoint.root)
         _warn(desired)
         registry = _connect(ctx, endpoint)
-        result = make_plan(desired, names, endpoint, registry)
+        result = make_plan(desired, names, endpoint, registry, _progress())
 
     renderer("text")(result, sys.stdout, _color(ctx, sys.stdout))
     runnable = [m for m in result.models if m.changes and not m.blocked]
@@ -370,6 +383,67 @@ def status(ctx: click.Context, models: tuple[str, ...], fmt: str) -> int:
     return EXIT_ERROR if missing and models else EXIT_OK
 
 
+def _versions(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[int]:
+    """VERSION arguments as numbers: ``3`` or ``v3`` (as the output labels them)."""
+    from registry_ops.compare import parse_version
+
+    try:
+        return [parse_version(v) for v in values]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+@cli.command()
+@global_options
+@click.argument("model")
+@click.argument("versions", nargs=-1, metavar="[VERSION]...", callback=_versions)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--metric",
+    "-m",
+    "metric_names",
+    multiple=True,
+    metavar="NAME",
+    help="Show only this metric (repeatable; rows in the order given). Default: all.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="With no VERSION: how many versions to show (the newest, plus every holder).",
+)
+@click.pass_context
+def compare(
+    ctx: click.Context,
+    model: str,
+    versions: list[int],
+    fmt: str,
+    metric_names: tuple[str, ...],
+    limit: int,
+) -> int:
+    """Compare versions' run metrics side by side, holders marked, with deltas.
+
+    With no VERSION: every version holding an alias or the Production or
+    Staging stage, and the newest others, up to --limit. Deltas are against
+    the champion alias holder, else the Production holder, else the first
+    version compared (among the versions compared).
+    """
+    from registry_ops.compare import collect
+    from registry_ops.render.compare import renderer as compare_renderer
+
+    endpoint = _endpoint(ctx)
+    comparison = collect(_connect(ctx, endpoint), model, versions, metric_names, limit)
+    compare_renderer(fmt)(comparison, sys.stdout, _color(ctx, sys.stdout))
+    return EXIT_OK
+
+
 def _maybe_load(root: Path) -> Desired | None:
     """The desired state when the root has manifests; None when it has none."""
     from registry_ops.loader import load
@@ -406,6 +480,44 @@ def export(ctx: click.Context, models: tuple[str, ...], out_dir: str | None, for
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"Exported {len(written)} model(s).", err=True)
+    return EXIT_OK
+
+
+def _load_annotated(root: str | Path, fmt: str | None) -> Desired:
+    """Load the desired state; with ``fmt`` github, or unset in GitHub Actions, problems
+    are also printed as ``::error`` annotations so they show on the pull request."""
+    from registry_ops.errors import InvalidInput
+    from registry_ops.loader import load
+    from registry_ops.render import github
+
+    try:
+        return load(root)
+    except InvalidInput as exc:
+        if fmt == "github" or (fmt is None and github.in_actions()):
+            github.annotate_problems(exc.problems, sys.stdout)
+            sys.stdout.flush()
+        raise
+
+
+@cli.command()
+@click.argument("directory", default=".", metavar="[DIR]", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.pass_context
+def init(ctx: click.Context, directory: str, force: bool) -> int:
+    """Scaffold a team repository in DIR: manifests/, policies/, workflows, schemas.
+
+    Writes an example manifest and policies, the GitHub Actions workflows
+    (plan on pull requests, apply on merge, drift and propose on a schedule)
+    with their composite action, a pre-commit config and the JSON Schemas
+    the manifests' yaml-language-server line points at. Existing files are
+    left alone unless --force is given.
+    """
+    from registry_ops import scaffold
+
+    written = scaffold.scaffold(Path(directory), force=force)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(scaffold.next_steps(Path(directory)), err=True)
     return EXIT_OK
 
 

@@ -62,3 +62,29 @@ def describe(root: str | Path) -> GitInfo | None:
             author=f"{head.author.name} <{head.author.email}>",
             uncommitted=changed,
         )
+
+
+def line_author(root: str | Path, relpath: str, line: int) -> str | None:
+    """Who last changed ``line`` of ``relpath`` (relative to ``root``), from git blame;
+    None outside git or for a line not committed yet."""
+    try:
+        import git
+    except ImportError:
+        return None
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    with repo:
+        path = Path(root, relpath).resolve()
+        try:
+            inside = path.relative_to(Path(repo.working_tree_dir or ".").resolve())
+            if repo.is_dirty(path=str(inside)) or str(inside) in repo.untracked_files:
+                return None  # the text on disk is not what the commit says
+            blamed = repo.blame("HEAD", str(inside), L=f"{line},{line}")
+        except (git.GitCommandError, ValueError):
+            return None
+        for entry in blamed or []:
+            author = entry[0].author  # type: ignore[union-attr]
+            return f"{author.name} <{author.email}>"
+    return None

@@ -48,10 +48,12 @@ import codecs
 import json
 import math
 import os
+import re
 import stat
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -66,6 +68,7 @@ from registry_ops.model import (
     GateSpec,
     Location,
     ModelManifest,
+    Override,
     Policy,
     Prune,
     Retention,
@@ -83,7 +86,22 @@ from registry_ops.yamldoc import (
 YAML_SUFFIXES = (".yaml", ".yml")
 # One problem before it is recorded: position, JSON path, message.
 Found = tuple[tuple[int, int] | None, str, str]
-GATE_KINDS = ("metric", "tags", "max_age_days")
+GATE_KINDS = (
+    "metric",
+    "tags",
+    "max_age_days",
+    "signature",
+    "loadable",
+    "evaluate",
+    "requires_previous",
+)
+# An override reason is read in an incident review: a placeholder is no reason.
+_PLACEHOLDERS = re.compile(
+    r"^\W*(todo|tbd|fixme|xxx+|n/?a|none|override|overridden|emergency|urgent|hotfix|fix|"
+    r"temp|temporary|test|testing|asap|later|reason|lorem ipsum.*|\.+|-+|\?+)\W*$",
+    re.IGNORECASE,
+)
+EXPIRY_WARNING_DAYS = 7
 # A manifest is a few hundred bytes; 1 MiB is far beyond honest use and keeps
 # a hostile file from costing more than a moment to refuse.
 MAX_FILE_BYTES = 1024 * 1024
@@ -358,7 +376,7 @@ class _Collector:
         self.add(loc.file, (loc.line, loc.column) if loc.line else None, path, message)  # type: ignore[arg-type]
 
 
-def load(root: str | Path = ".") -> Desired:
+def load(root: str | Path = ".", today: date | None = None) -> Desired:
     """Load and validate everything under ``root``; raise InvalidInput with every problem."""
     root_path = Path(root)
     out = _Collector(root_path)
@@ -408,6 +426,7 @@ def load(root: str | Path = ".") -> Desired:
             continue
         manifests[manifest.model] = manifest
         _check_manifest(manifest, policies, broken, out)
+        warnings += _check_overrides(manifest, out, today or datetime.now(UTC).date())
 
     if out.problems:
         raise InvalidInput(out.problems)
@@ -484,6 +503,8 @@ def _read(path: Path, file: str, kind: str, out: _Collector) -> tuple[YamlDoc | 
         (where, json_path(key_path), f"key '{key_path[-1]}' is given twice")
         for key_path, where in doc.duplicate_keys
     ]
+    if kind == "manifest":
+        _dates_as_text(doc.data)
     for error in _errors(kind, doc.data):
         error_path, where = _locate(error, doc)
         if _under_odd_key(normalize(error_path), doc):
@@ -494,6 +515,14 @@ def _read(path: Path, file: str, kind: str, out: _Collector) -> tuple[YamlDoc | 
     for where, json_at, message in sorted(found, key=lambda f: f[0] or (0, 0)):
         out.add(file, where, json_at, message)
     return doc, len(out.problems) == before
+
+
+def _dates_as_text(data: Any) -> None:
+    """``expires: 2026-12-31`` is a YAML date; the schema checks it as YYYY-MM-DD text."""
+    overrides = data.get("overrides") if isinstance(data, dict) else None
+    for value in overrides.values() if isinstance(overrides, dict) else ():
+        if isinstance(value, dict) and isinstance(value.get("expires"), date):
+            value["expires"] = value["expires"].isoformat()[:10]
 
 
 def _under_odd_key(path: PathKey, doc: YamlDoc) -> bool:
@@ -598,6 +627,14 @@ def _manifest(doc: YamlDoc, file: str, rel: str) -> ModelManifest:
             keep_latest=retention.get("keep_latest", 0),
         ),
         prune=Prune(aliases=prune.get("aliases", False), tags=prune.get("tags", False)),
+        overrides={
+            str(target): Override(
+                reason=value["reason"],
+                expires=date.fromisoformat(value["expires"]),
+                location=locations.get(("overrides", str(target), "reason"), Location(file)),
+            )
+            for target, value in (data.get("overrides") or {}).items()
+        },
         locations=locations,
     )
 
@@ -611,7 +648,13 @@ def _policy(doc: YamlDoc, file: str) -> Policy:
         if kind == "tags":
             params["tags"] = _str_map(raw["tags"])
         gates.append(GateSpec(kind=kind, params=params, index=index))
-    return Policy(data["name"], file, tuple(gates), data.get("description"))
+    return Policy(
+        data["name"],
+        file,
+        tuple(gates),
+        data.get("description"),
+        allow_rollback=bool(data.get("allow_rollback", False)),
+    )
 
 
 def _check_policy(doc: YamlDoc) -> list[Found]:
@@ -642,7 +685,88 @@ def _check_policy(doc: YamlDoc) -> list[Found]:
             path = ("gates", index, "min")
             message = f"min {low} is greater than max {high}: no value can pass this gate"
             found.append((doc.mark(path), json_path(path), message))
+        found += _check_evaluate(doc, index, gate.get("evaluate"))
     return found
+
+
+def _check_evaluate(doc: YamlDoc, index: int, spec: Any) -> list[Found]:
+    """The same rules for an ``evaluate:`` gate's thresholds, and its dataset path."""
+    found: list[Found] = []
+    if not isinstance(spec, dict):
+        return found
+    nested: list[tuple[tuple[Any, ...], Any]] = [
+        (("gates", index, "evaluate", "latency_p95_ms"), spec.get("latency_p95_ms"))
+    ]
+    metrics = spec.get("metrics")
+    for name, bounds in metrics.items() if isinstance(metrics, dict) else ():
+        if not isinstance(bounds, dict):
+            continue
+        base = ("gates", index, "evaluate", "metrics", name)
+        nested += [((*base, key), value) for key, value in bounds.items()]
+        low, high = bounds.get("min"), bounds.get("max")
+        if _number(low) and _number(high) and low > high:
+            path = normalize((*base, "min"))
+            message = f"min {low} is greater than max {high}: no value can pass this gate"
+            found.append((doc.mark(path), json_path(path), message))
+    for raw_path, value in nested:
+        if isinstance(value, float) and not math.isfinite(value):
+            path = normalize(raw_path)
+            scalar = doc.scalars.get(path)
+            written = scalar.source if scalar else show(value)
+            message = (
+                f"expected a finite number, got {written}: a NaN or infinite threshold "
+                "would let every candidate through"
+            )
+            found.append((doc.mark(path), json_path(path), message))
+    dataset = spec.get("dataset")
+    if isinstance(dataset, str) and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", dataset):
+        parts = Path(dataset).parts
+        if Path(dataset).is_absolute() or ".." in parts:
+            path = normalize(("gates", index, "evaluate", "dataset"))
+            message = (
+                f"dataset {dataset!r} escapes the repository: give a path inside it "
+                "(relative to the root) or an MLflow artifact URI"
+            )
+            found.append((doc.mark(path), json_path(path), message))
+    return found
+
+
+def _check_overrides(manifest: ModelManifest, out: _Collector, today: date) -> list[str]:
+    """An override names a target of the manifest and gives a real reason; one that
+    expires within a week is worth a warning (an expired one no longer counts)."""
+    warnings = []
+    targets = [*manifest.aliases, *manifest.stages]
+    for target, override in sorted(manifest.overrides.items()):
+        at = json_path(("overrides", target))
+        if target not in targets:
+            named = ", ".join(targets) if targets else "none"
+            out.add_at(
+                manifest.where("overrides", target),
+                at,
+                f"'{target}' is not an alias or stage of this manifest (targets here: {named})"
+                + _did_you_mean(target, targets),
+            )
+        reason = override.reason.strip()
+        words = re.findall(r"[A-Za-z0-9]{2,}", reason)
+        if _PLACEHOLDERS.match(reason) or len(words) < 3 or len(reason) < 15:
+            out.add_at(
+                override.location,
+                at + ".reason",
+                f"override reason {reason!r} is not a reason: write a sentence a reviewer "
+                "can check, e.g. \"INC-4711: v7 restores the fallback path; full eval to follow\"",
+            )
+        left = (override.expires - today).days
+        where = _at(override.location)
+        if left < 0:
+            warnings.append(
+                f"{where}: {at}: the override expired on {override.expires}; its gates block again"
+            )
+        elif left <= EXPIRY_WARNING_DAYS:
+            warnings.append(
+                f"{where}: {at}: the override expires on {override.expires} "
+                f"(in {left} day{'s' * (left != 1)})"
+            )
+    return warnings
 
 
 def _number(value: Any) -> TypeGuard[int | float]:

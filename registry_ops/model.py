@@ -7,6 +7,7 @@ planner and the gates read it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 # Stages a manifest may assign. "None" is MLflow's name for "no stage"; it is
@@ -40,6 +41,19 @@ class Prune:
 
 
 @dataclass(frozen=True)
+class Override:
+    """An emergency override of one target's gates: they still run, a failure does not block."""
+
+    reason: str
+    expires: date  # the last day it counts (UTC)
+    location: Location
+
+    def active(self, today: date) -> bool:
+        """Counts through its expiry day."""
+        return today <= self.expires
+
+
+@dataclass(frozen=True)
 class ModelManifest:
     """The desired state of one registered model."""
 
@@ -52,6 +66,7 @@ class ModelManifest:
     gates: dict[str, str] = field(default_factory=dict)
     retention: Retention = field(default_factory=Retention)
     prune: Prune = field(default_factory=Prune)
+    overrides: dict[str, Override] = field(default_factory=dict)
     # Source positions of values, keyed like ("aliases", "champion"), for errors
     # raised after loading (e.g. a version that does not exist in MLflow).
     locations: dict[tuple[str, ...], Location] = field(
@@ -87,6 +102,7 @@ class Policy:
     file: str
     gates: tuple[GateSpec, ...]
     description: str | None = None
+    allow_rollback: bool = False
 
 
 @dataclass(frozen=True)

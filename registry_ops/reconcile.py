@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from registry_ops import gates, gitinfo
 from registry_ops.errors import PlanSealError, RegistryOpsError
 from registry_ops.model import Desired
-from registry_ops.plan import Plan
+from registry_ops.plan import ModelPlan, Plan
 from registry_ops.planner import plan_models
 from registry_ops.redact import without_credentials
 
@@ -94,13 +94,25 @@ def select(desired: Desired, names: Sequence[str]) -> list[str]:
 
 
 def make_plan(
-    desired: Desired, names: Sequence[str], endpoint: Endpoint, registry: Registry
+    desired: Desired,
+    names: Sequence[str],
+    endpoint: Endpoint,
+    registry: Registry,
+    progress: Callable[[str], None] | None = None,
 ) -> Plan:
     """Diff the manifests for ``names`` against the live registry and run their gates."""
+    from registry_ops.mlflow_adapter.evidence import RegistryEvidence
+
     chosen = select(desired, names)
     observed = registry.read_state(chosen)
     model_plans = plan_models([desired.manifests[n] for n in chosen], observed)
-    gates.evaluate(model_plans, desired, observed, registry.run_metrics)
+    evidence = RegistryEvidence(registry, progress)
+    context = gates.GateContext(root=endpoint.root.resolve(), models=evidence)
+    try:
+        gates.evaluate(model_plans, desired, observed, registry.run_metrics, context=context)
+    finally:
+        evidence.close()
+    _override_authors(model_plans, endpoint.root)
     git = gitinfo.describe(endpoint.root)
     return Plan(
         models=model_plans,
@@ -109,6 +121,17 @@ def make_plan(
         registry_uri=endpoint.registry_id,
         git=git.to_dict() if git else None,
     )
+
+
+def _override_authors(model_plans: list[ModelPlan], root: Path) -> None:
+    """Who wrote each override in use, from git (recorded in the plan and stamped at apply)."""
+    for model_plan in model_plans:
+        for change in model_plan.changes:
+            if change.override is None:
+                continue
+            line = change.override.get("line")
+            author = gitinfo.line_author(root, model_plan.manifest, line) if line else None
+            change.override["author"] = author or "uncommitted (not in git yet)"
 
 
 def narrow(plan: Plan, names: Sequence[str]) -> Plan:

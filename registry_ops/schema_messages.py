@@ -15,10 +15,6 @@ from typing import Any
 from jsonschema import ValidationError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-# Spec'd gate features this version does not evaluate yet: say so plainly
-# instead of calling them unknown keys.
-RELATIVE_KEYS = ("baseline", "min_absolute_change", "min_relative_change", "greater_is_better")
-PLANNED_GATES = ("signature", "loadable", "evaluate", "requires_previous")
 _TYPE_NAMES = {
     "object": "a mapping",
     "array": "a list",
@@ -122,11 +118,6 @@ def describe(error: ValidationError) -> str:
     if v == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
         extras = [k for k in inst if k not in allowed] if isinstance(inst, dict) else []
-        if extras and extras[0] in RELATIVE_KEYS:
-            return (
-                f"'{extras[0]}': gates relative to the current holder are not supported by "
-                "this version of registry-ops (supported: absolute min/max)"
-            )
         extra = extras[0] if extras else "?"
         return (
             f"unknown key '{_short(str(extra))}' (expected one of: {', '.join(allowed)})"
@@ -153,14 +144,8 @@ def describe(error: ValidationError) -> str:
         return f"{show(inst)} does not match the pattern {value}"
     if v == "anyOf" and isinstance(inst, dict):
         options = [r for s in value for r in s.get("required", [])]
-        if set(options) == {"min", "max"}:
-            return "a metric gate needs 'min' or 'max'"
-        planned = [k for k in inst if k in PLANNED_GATES]
-        if planned:
-            return (
-                f"gate kind '{planned[0]}' is not supported by this version of registry-ops "
-                f"(supported: {', '.join(options)})"
-            )
+        if set(options) == {"min", "max", "baseline"}:
+            return "a metric gate needs 'min' or 'max', or 'baseline: current' (relative)"
         return f"expected a mapping with one of the keys: {', '.join(options)}"
     if v == "anyOf" and isinstance(inst, list):
         shape = [e for e in error.context or () if e.validator in ("uniqueItems", "minItems")]

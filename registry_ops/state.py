@@ -16,6 +16,7 @@ from typing import Any
 PROVENANCE_PREFIX = "registry_ops."
 # MLflow stores prompts as registered models carrying this tag; never touch one.
 PROMPT_TAG = "mlflow.prompt.is_prompt"
+EVAL_PREFIX = PROVENANCE_PREFIX + "eval."
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,10 @@ class ObservedModel:
     @property
     def managed(self) -> bool:
         """registry-ops has written to this model before (a tag of ours on it or a version)."""
+        # (Evaluation caches do not count: a plan writes those, and a plan alone
+        # must not turn an adopted model into one with "missing" provenance.)
         return any(k.startswith(PROVENANCE_PREFIX) for k in self.tags) or any(
-            k.startswith(PROVENANCE_PREFIX) for v in self.versions.values() for k in v.tags
+            PROVENANCE_PREFIX + "provenance" in v.tags for v in self.versions.values()
         )
 
     def holders(self, target: str) -> list[int]:
@@ -94,7 +97,9 @@ def version_facts(version: ObservedVersion) -> dict[str, Any]:
         "run_id": version.run_id,
         "status": version.status,
         "created": version.creation_timestamp,
-        "tags": dict(sorted(version.tags.items())),
+        # Evaluation caches are written by plans themselves; the scores they hold
+        # are pinned in the gate results instead.
+        "tags": {k: v for k, v in sorted(version.tags.items()) if not k.startswith(EVAL_PREFIX)},
     }
 
 

@@ -1,23 +1,60 @@
-"""Promotion gates: one small interface, one module per kind.
+"""Promotion gates: one small interface, one module per kind, evidence gathered in batches.
 
 A gate sees a :class:`Candidate` (the version being promoted, the version it
-displaces, and their run metrics) and returns a :class:`GateResult`. Gates
-run only for promotions, i.e. changes that give a version a target it does
-not hold now; re-running a converged plan therefore evaluates nothing.
-Evidence is gathered once per plan: the metrics of every candidate and
-displaced holder, in one batched read.
+displaces, their run metrics, and a :class:`GateContext` of evidence
+providers) and returns one or more :class:`GateResult`, each carrying what it
+read. Gates run only for promotions, i.e. changes that give a version a
+target it does not hold now; re-running a converged plan evaluates nothing.
+
+Evidence is gathered once per plan: run metrics of every candidate and
+displaced holder in one batched read (only if some gate needs metrics);
+model facts (signature, a load-and-predict check) and live evaluations
+through the context, cached per plan (evaluations also in the registry).
+
+Around the gates: a policy with ``allow_rollback`` lets a version that held
+the target before return to it without them, and a manifest's override
+lets a failure through until it expires (the gates still run and show).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
 
-from registry_ops.model import Desired, GateSpec, Policy
+from registry_ops.model import Desired, GateSpec, ModelManifest, Policy
 from registry_ops.plan import Change, GateResult, ModelPlan
-from registry_ops.state import Observed, ObservedVersion, version_facts
+from registry_ops.provenance import held_since
+from registry_ops.state import Observed, ObservedModel, ObservedVersion, version_facts
+
+
+class ModelEvidence(Protocol):
+    """What gates may ask of a model version beyond its run (the MLflow adapter answers)."""
+
+    def signature(self, model: str, version: int) -> dict[str, Any] | None: ...
+
+    def load_check(self, model: str, version: int) -> tuple[bool, str]: ...
+
+    def evaluate(
+        self, model: str, version: ObservedVersion, spec: dict[str, Any], root: Path
+    ) -> dict[str, Any]: ...
+
+
+@dataclass
+class GateContext:
+    """Per-plan providers of evidence, with per-plan caches."""
+
+    root: Path = Path(".")
+    models: ModelEvidence | None = None
+    cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def once(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per plan for ``key``."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
 
 
 @dataclass(frozen=True)
@@ -25,12 +62,15 @@ class Candidate:
     """What a gate may look at for one promotion."""
 
     model: str
-    target: str
+    target: str  # the alias or stage name, as `gates:` keys it
     version: ObservedVersion
     holder: ObservedVersion | None
     metrics: dict[str, float] | None = None  # None: the version has no source run
     holder_metrics: dict[str, float] | None = None
     now: datetime = field(default_factory=datetime.now)
+    observed: ObservedModel | None = None
+    context: GateContext = field(default_factory=GateContext)
+    target_key: str = ""  # ``alias:NAME`` or ``stage:NAME``
 
 
 class Gate(Protocol):
@@ -39,7 +79,7 @@ class Gate(Protocol):
     name: str
     needs_metrics: bool
 
-    def evaluate(self, candidate: Candidate) -> GateResult:
+    def evaluate(self, candidate: Candidate) -> GateResult | list[GateResult]:
         """Decide for one candidate; never raise for missing evidence, fail instead."""
         ...
 
@@ -66,10 +106,11 @@ def build(policy: Policy) -> list[Gate]:
 
 def _load_kinds() -> None:
     # Imported for their @register side effect; kept lazy to avoid import cycles.
-    from registry_ops.gates import age, metric, tags  # noqa: F401
+    from registry_ops.gates import age, evaluate, metric, model_checks, previous, tags  # noqa: F401
 
 
 MetricsFetcher = Callable[[Iterable[str]], dict[str, dict[str, float]]]
+_Work = tuple[Change, ModelManifest, Policy, list[Gate], ObservedModel, ModelPlan]
 
 
 def evaluate(
@@ -78,6 +119,7 @@ def evaluate(
     observed: Observed,
     fetch_metrics: MetricsFetcher,
     now: datetime | None = None,
+    context: GateContext | None = None,
 ) -> None:
     """Run the gates of every promotion in ``plans``, recording results on each change.
 
@@ -85,28 +127,48 @@ def evaluate(
     the versions they displace, and only when some gate needs them.
     """
     now = now or datetime.now().astimezone()
-    work: list[tuple[Change, Policy, list[Gate], ObservedVersion, ObservedVersion | None]] = []
-    by_change: dict[int, ModelPlan] = {}
+    context = context or GateContext(Path(desired.root))
+    work: list[_Work] = []
     for model_plan in plans:
         manifest = desired.manifests[model_plan.model]
         model = observed.models[model_plan.model]
         for change in model_plan.changes:
-            policy_name = manifest.gates.get(change.target_name or "")
-            if not change.is_promotion or policy_name is None or change.version is None:
+            name = change.target_name or ""
+            if not change.is_promotion or change.version is None:
+                continue
+            override = manifest.overrides.get(name)
+            if override is not None:
+                change.override = {
+                    "reason": override.reason,
+                    "expires": override.expires.isoformat(),
+                    "active": override.active(now.astimezone(UTC).date()),
+                    "file": manifest.file,
+                    "line": override.location.line,
+                }
+            policy_name = manifest.gates.get(name)
+            if policy_name is None:
                 continue
             change.gated = True
             policy = desired.policies[policy_name]
-            holder = model.versions.get(change.from_version) if change.from_version else None
-            work.append((change, policy, build(policy), model.versions[change.version], holder))
-            by_change[id(change)] = model_plan
+            rollback = _rollback(change, model) if policy.allow_rollback else None
+            if rollback is not None:
+                change.rollback = rollback
+                change.gates = []
+                _pin(model_plan, [], model.versions[change.version], None, {})
+                continue
+            work.append((change, manifest, policy, build(policy), model, model_plan))
 
     run_ids: set[str] = set()
-    for _, _, gates, version, holder in work:
+    for change, _, _, gates, model, _ in work:
         if any(g.needs_metrics for g in gates):
-            run_ids.update(v.run_id for v in (version, holder) if v is not None and v.run_id)
+            for v in _pair(change, model):
+                if v is not None and v.run_id:
+                    run_ids.add(v.run_id)
     metrics = fetch_metrics(run_ids) if run_ids else {}
 
-    for change, policy, gates, version, holder in work:
+    for change, _, policy, gates, model, model_plan in work:
+        version, holder = _pair(change, model)
+        assert version is not None
         candidate = Candidate(
             model=change.model,
             target=change.target_name or "",
@@ -117,21 +179,49 @@ def evaluate(
                 metrics.get(holder.run_id, {}) if holder is not None and holder.run_id else None
             ),
             now=now,
+            observed=model,
+            context=context,
+            target_key=change.target or "",
         )
         change.gates = []
         for gate in gates:
-            result = gate.evaluate(candidate)
-            result.policy = policy.name
-            result.evidence = {
-                "version": version.version,
-                "run_id": version.run_id,
-                **result.evidence,
-            }
-            change.gates.append(result)
-        _pin_evidence(by_change[id(change)], gates, version, holder, metrics)
+            outcome = gate.evaluate(candidate)
+            for result in outcome if isinstance(outcome, list) else [outcome]:
+                result.policy = policy.name
+                result.evidence = {
+                    "version": version.version,
+                    "run_id": version.run_id,
+                    **result.evidence,
+                }
+                change.gates.append(result)
+        _pin(model_plan, gates, version, holder, metrics)
 
 
-def _pin_evidence(
+def _pair(
+    change: Change, model: ObservedModel
+) -> tuple[ObservedVersion | None, ObservedVersion | None]:
+    """The candidate and the version it displaces (the baseline of relative gates)."""
+    version = model.versions.get(change.version) if change.version is not None else None
+    holder = model.versions.get(change.from_version) if change.from_version else None
+    return version, holder
+
+
+def _rollback(change: Change, model: ObservedModel) -> dict[str, Any] | None:
+    """When the candidate held this target before: since when, and until another took it."""
+    assert change.version is not None and change.target is not None
+    target = change.target
+    since = held_since(model.versions[change.version], target)
+    if since is None:
+        return None
+    later = sorted(
+        t
+        for n, v in model.versions.items()
+        if n != change.version and (t := held_since(v, target)) and t > since
+    )
+    return {"version": change.version, "held_from": since, "held_to": later[0] if later else None}
+
+
+def _pin(
     model_plan: ModelPlan,
     gates: list[Gate],
     version: ObservedVersion,

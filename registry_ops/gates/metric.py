@@ -1,15 +1,23 @@
-"""Absolute metric gate: a metric of the version's source run within [min, max]."""
+"""Metric gates on the version's source run: absolute bounds, or relative to the holder."""
 
 from __future__ import annotations
 
 import math
 
-from registry_ops.gates import Candidate, fmt, register
+from registry_ops.gates import Candidate, Gate, fmt, register
+from registry_ops.gates.relative import RelativeThreshold, check_relative
 from registry_ops.model import GateSpec
 from registry_ops.plan import GateResult
 
 
 @register("metric")
+def metric_gate(spec: GateSpec) -> Gate:
+    """``{metric, min, max}``, or ``{metric, baseline: current, ...}`` for a relative gate."""
+    if spec.params.get("baseline") == "current":
+        return RelativeMetricGate(spec)
+    return MetricGate(spec)
+
+
 class MetricGate:
     """``{metric: NAME, min: X, max: Y}``: min and max are inclusive bounds."""
 
@@ -66,3 +74,73 @@ class MetricGate:
         return GateResult(
             self.name, True, f"{self.metric} = {fmt(value)}", observed=value, threshold=threshold
         )
+
+
+def relative_rule(params: dict[str, object]) -> RelativeThreshold:
+    """The thresholds of a relative gate; ``baseline`` alone means "no worse than the holder"."""
+    greater = bool(params.get("greater_is_better", True))
+    absolute = params.get("min_absolute_change")
+    relative = params.get("min_relative_change")
+    bound = params.get("min") if greater else params.get("max")
+    if absolute is None and relative is None:
+        absolute = 0.0
+    return RelativeThreshold(
+        greater_is_better=greater,
+        min_absolute_change=float(absolute) if isinstance(absolute, int | float) else None,
+        min_relative_change=float(relative) if isinstance(relative, int | float) else None,
+        threshold=float(bound) if isinstance(bound, int | float) else None,
+    )
+
+
+def relative_result(
+    name: str,
+    metric: str,
+    candidate: Candidate,
+    rule: RelativeThreshold,
+    mine: dict[str, float] | None,
+    theirs: dict[str, float] | None,
+) -> GateResult:
+    """One relative check as a gate result with the numbers a reviewer needs."""
+    holder = candidate.holder
+    outcome = check_relative(
+        metric,
+        rule,
+        mine,
+        theirs,
+        has_holder=holder is not None,
+        candidate_label=f"v{candidate.version.version}",
+        holder_label=f"v{holder.version} (current holder)" if holder else "the current holder",
+    )
+    evidence: dict[str, object] = {"first_promotion": outcome.first_promotion}
+    if holder is not None:
+        evidence["holder_version"] = holder.version
+        evidence["holder_run_id"] = holder.run_id
+    return GateResult(
+        name,
+        outcome.passed,
+        outcome.detail,
+        observed=outcome.candidate,
+        threshold=outcome.required,
+        holder=outcome.holder,
+        delta=outcome.absolute_change,
+        evidence=evidence,
+    )
+
+
+class RelativeMetricGate:
+    """``{metric, baseline: current, min_absolute_change, min_relative_change,
+    greater_is_better}``: MLflow's MetricThreshold against the current holder."""
+
+    needs_metrics = True
+
+    def __init__(self, spec: GateSpec) -> None:
+        self.metric: str = spec.params["metric"]
+        self.rule = relative_rule(spec.params)
+        self.name = self.rule.describe(self.metric)
+
+    def evaluate(self, candidate: Candidate) -> GateResult:
+        """Compare the candidate's metric with the holder's (a first promotion passes)."""
+        return relative_result(
+            self.name, self.metric, candidate, self.rule, candidate.metrics,
+            candidate.holder_metrics,
+        )  # fmt: skip

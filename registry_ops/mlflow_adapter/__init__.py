@@ -201,6 +201,7 @@ class Registry:
             # first GET the model to refuse prompts (one extra request per write),
             # and our batched read already tells a prompt (ObservedModel.is_prompt).
             self._writer = self.client._get_registry_client()  # type: ignore[no-untyped-call]
+        self.uris = {"tracking_uri": tracking_uri, "registry_uri": registry_uri or tracking_uri}
         self._experiment_ids: list[str] | None = None
         self._http = all(
             (uri or tracking_uri).startswith(("http://", "https://"))

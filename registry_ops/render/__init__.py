@@ -8,17 +8,18 @@ from typing import IO
 from registry_ops.plan import Change, Plan
 
 PlanRenderer = Callable[[Plan, IO[str], bool], None]
-FORMATS = ("text", "json", "markdown")
+FORMATS = ("text", "json", "markdown", "github")
 
 
 def renderer(name: str) -> PlanRenderer:
     """The plan renderer registered under ``name``."""
-    from registry_ops.render import json_render, markdown, text
+    from registry_ops.render import github, json_render, markdown, text
 
     table: dict[str, PlanRenderer] = {
         "text": text.render,
         "json": json_render.render,
         "markdown": markdown.render,
+        "github": github.render,
     }
     return table[name]
 
@@ -45,6 +46,9 @@ def summary(plan: Plan) -> str:
     if blocked:
         names = ", ".join(m.model for m in blocked)
         line += f"; blocked by gates: {names}"
+    overridden = sum(1 for c in changes if c.overridden)
+    if overridden:
+        line += f"; {overridden} promotion{'s' * (overridden != 1)} OVERRIDDEN"
     ungated = sum(1 for c in changes if c.ungated)
     if ungated:
         line += f"; {ungated} ungated promotion{'s' * (ungated != 1)}"

@@ -33,16 +33,37 @@ def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
         for change in model_plan.changes:
             symbol, text = describe(change)
             stream.write(f"  {paint(symbol, _COLORS[symbol], color)} {text}\n")
+            if change.rollback:
+                held = change.rollback
+                until = str(held.get("held_to") or "")[:19] or "now"
+                stream.write(
+                    f"      {paint('ROLLBACK', _COLORS['PASS'], color)}: rollback to "
+                    f"v{held['version']} (held it from {str(held['held_from'])[:19]} to {until}); "
+                    "gates not re-run\n"
+                )
             if change.ungated:
                 stream.write(
                     f"      {paint('UNGATED', _COLORS['UNGATED'], color)}: no policy gates "
                     f"{change.target}; it is promoted without checks\n"
                 )
+            override = change.override
+            if override and change.failed:
+                if change.overridden:
+                    word, colour = "OVERRIDDEN", _COLORS["UNGATED"]
+                    note = f"{override.get('reason')} (until {override.get('expires')}"
+                    note += f", by {override.get('author') or 'unknown'})"
+                else:
+                    word, colour = "OVERRIDE EXPIRED", _COLORS["BLOCKED"]
+                    note = f"expired on {override.get('expires')}: the gates block again"
+                stream.write(f"      {paint(word, colour, color)}: {note}\n")
             for gate in change.gates:
                 word = "PASS" if gate.passed else "FAIL"
+                holder = ""
+                if gate.holder is not None and gate.delta is not None:
+                    holder = f"; holder {gate.holder:.6g}, delta {gate.delta:+.6g}"
                 stream.write(
                     f"      {paint(word, _COLORS[word], color)} {gate.policy}: "
-                    f"{gate.name}  ({gate.detail})\n"
+                    f"{gate.name}  ({gate.detail}{holder})\n"
                 )
         if model_plan.blocked:
             stream.write(

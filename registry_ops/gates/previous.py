@@ -1,0 +1,41 @@
+"""Ordered promotion: a version takes this target only after it held another one."""
+
+from __future__ import annotations
+
+from registry_ops.gates import Candidate, register
+from registry_ops.model import STAGES, GateSpec
+from registry_ops.plan import GateResult
+from registry_ops.provenance import held_since
+
+
+@register("requires_previous")
+class RequiresPreviousGate:
+    """``{requires_previous: challenger}``: the version holds, or has held, that target."""
+
+    needs_metrics = False
+
+    def __init__(self, spec: GateSpec) -> None:
+        self.previous: str = spec.params["requires_previous"]
+        self.name = f"held {self.previous} first"
+
+    def evaluate(self, candidate: Candidate) -> GateResult:
+        """Now (from the registry) or before (from the version's provenance record)."""
+        number = candidate.version.version
+        kind = "stage" if self.previous in STAGES else "alias"
+        key = f"{kind}:{self.previous}"
+        model = candidate.observed
+        if model is not None and number in model.holders(key):
+            return GateResult(self.name, True, f"v{number} holds {self.previous} now")
+        since = held_since(candidate.version, key)
+        if since:
+            return GateResult(
+                self.name,
+                True,
+                f"v{number} held {self.previous} from {since[:19]}",
+                evidence={"held": {key: since}},
+            )
+        return GateResult(
+            self.name,
+            False,
+            f"v{number} has never held {self.previous}: promote it there first",
+        )
