@@ -1,3 +1,24 @@
 """registry-ops: a declarative GitOps promotion pipeline for the MLflow Model Registry."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from registry_ops.api import Loaded, TargetNotResolved, load_model
+
 __version__ = "0.1.0"
+__all__ = ["Loaded", "TargetNotResolved", "__version__", "load_model"]
+
+# The Python API lives in registry_ops.api and is imported on first use, so
+# `import registry_ops` (and every CLI command) stays free of mlflow.
+_API = frozenset({"Loaded", "TargetNotResolved", "load_model"})
+
+
+def __getattr__(name: str) -> Any:
+    """The Python API names, imported on first access (PEP 562)."""
+    if name in _API:
+        from registry_ops import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'registry_ops' has no attribute {name!r}")
