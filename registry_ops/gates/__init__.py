@@ -106,7 +106,7 @@ def build(policy: Policy) -> list[Gate]:
 
 def _load_kinds() -> None:
     # Imported for their @register side effect; kept lazy to avoid import cycles.
-    from registry_ops.gates import age, evaluate, metric, model_checks, previous, tags  # noqa: F401
+    from registry_ops.gates import age, live, metric, model_checks, previous, tags  # noqa: F401
 
 
 MetricsFetcher = Callable[[Iterable[str]], dict[str, dict[str, float]]]
