@@ -116,7 +116,15 @@ def apply_plan(
             outcome = ModelOutcome(model_plan)
             result.outcomes.append(outcome)
             try:
-                _apply_model(model_plan, mine, registry, provenance, outcome, progress)
+                _apply_model(
+                    model_plan,
+                    mine,
+                    registry,
+                    provenance,
+                    outcome,
+                    progress,
+                    before.get(model_plan.model),
+                )
             except LeaseHeld as exc:
                 del leases[model_plan.model]  # not ours any more: never delete it
                 result.refused.append(str(exc))
@@ -144,18 +152,21 @@ def _apply_model(
     provenance: Provenance,
     outcome: ModelOutcome,
     progress: Progress | None,
+    before: ObservedModel | None,
 ) -> None:
     name = model_plan.model
-    live = registry.read_model(name)
-    current = Lease.from_tag(live.tags.get(LEASE_TAG) if live else None)
+    head = registry.read_head(name)
+    current = Lease.from_tag(head[0].tags.get(LEASE_TAG) if head else None)
     if current is None or current.token != lease.token:
         who = current.describe() if current else "nobody (the lease tag was removed)"
         raise LeaseHeld(f"{name}: lost the lease before writing; it is held by {who}")
-    if live is None or fingerprint(snapshot_of(live)) != model_plan.fingerprint:
+    moved = _moved_since(model_plan, head)
+    if head is None or before is None or moved:
         raise StalePlan(
-            f"{name} changed while this apply waited for its lease: "
-            f"{_what_moved(model_plan.snapshot, snapshot_of(live))}; plan again"
+            f"{name} changed while this apply waited for its lease: {moved or 'deleted'}; "
+            "plan again"
         )
+    live = before
     points = stamp_points(model_plan.changes)
     for index, change in enumerate(model_plan.changes):
         outcome.failed = change
@@ -168,6 +179,23 @@ def _apply_model(
         if progress:
             progress(change)
     registry.set_model_tag(name, LAST_COMMIT_TAG, provenance.commit_label)
+
+
+def _moved_since(model_plan: ModelPlan, head: tuple[ObservedModel, dict[str, int]] | None) -> str:
+    """What changed against the plan's snapshot, judged from one cheap read: the
+    description, user tags, aliases, and the newest holder of each stage."""
+    snap = model_plan.snapshot
+    if head is None or snap is None:
+        return "model was created or deleted"
+    model, latest = head
+    now = model.snapshot()
+    moved = [k for k in ("description", "tags", "aliases") if snap.get(k) != now.get(k)]
+    stages: dict[str, str] = snap.get("stages", {})
+    for stage in ("Production", "Staging", "Archived"):
+        holders = [int(v) for v, s in stages.items() if s == stage]
+        if (max(holders) if holders else None) != latest.get(stage):
+            moved.append(f"stage {stage}")
+    return ", ".join(moved) + (" changed" if moved else "")
 
 
 def stamp_points(changes: Sequence[Change]) -> dict[int, int]:

@@ -333,7 +333,9 @@ class Registry:
                 params: dict[str, Any] = {"max_results": VERSIONS_PAGE}
                 if token:
                     params["page_token"] = token
-                response = http_request(store.get_host_creds(), endpoint, method, params=params)
+                response = http_request(  # type: ignore[no-untyped-call]
+                    store.get_host_creds(), endpoint, method, params=params
+                )
                 body = verify_rest_response(response, endpoint).json()
                 rows += [
                     SimpleNamespace(
@@ -418,6 +420,26 @@ class Registry:
             ):
                 model.versions[int(mv.version)] = _observed_version(mv)
         return model
+
+    def read_head(self, name: str) -> tuple[ObservedModel, dict[str, int]] | None:
+        """One request: the model's tags, aliases and description, and the newest
+        version in each stage (MLflow's ``latest_versions``). What apply re-checks
+        under its lease right before writing a model."""
+        from mlflow.exceptions import MlflowException
+
+        with _calling(f"reading {name}"):
+            try:
+                rm = self._writer.get_registered_model(name)
+            except MlflowException as exc:
+                if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                    return None
+                raise
+        latest = {
+            str(mv.current_stage): int(mv.version)
+            for mv in (rm.latest_versions or [])
+            if str(mv.current_stage) != "None"
+        }
+        return _observed_model(rm), latest
 
     def read_model_tags(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
         """Registered-model tags of ``names`` (absent models left out), cheaply:
