@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 
 from registry_ops.actions import action
 from registry_ops.errors import ApplyFailed, LeaseHeld, RegistryOpsError, StalePlan
-from registry_ops.lease import LEASE_TAG, Lease, settle
+from registry_ops.lease import LEASE_TAG, Lease, released, settle
 from registry_ops.mlflow_adapter import Registry
 from registry_ops.model import ModelManifest
 from registry_ops.plan import Change, ModelPlan, Plan
 from registry_ops.planner import plan_models
-from registry_ops.provenance import LAST_COMMIT_TAG, PROVENANCE_TAG, Provenance, stamp
+from registry_ops.provenance import PROVENANCE_TAG, Provenance, stamp
 from registry_ops.render import describe as describe_change
 from registry_ops.state import Observed, ObservedModel, fingerprint, snapshot_of, version_facts
 
@@ -136,10 +136,16 @@ def apply_plan(
                 result.error_code = exc.exit_code
                 _settle_in_flight(outcome, registry)
                 break
-            _release(registry, model_plan.model, leases.pop(model_plan.model))
+            # One write frees the model and records the commit it now reflects.
+            lease = leases.pop(model_plan.model)
+            registry.set_model_tag(
+                model_plan.model, LEASE_TAG, released(lease, provenance.commit_label)
+            )
     finally:
-        for name, lease in leases.items():
-            _release(registry, name, lease, quiet=True)
+        # Models not finished: free them, keeping the record of the last full apply.
+        for name in leases:
+            model = before.get(name)
+            _release(registry, name, model.tags.get(LEASE_TAG) if model else None)
     if result.error is None and result.applied:
         _verify_all(result.applied, registry, desired)
     return result
@@ -178,7 +184,6 @@ def _apply_model(
             _stamp(model_plan, points[index], live, registry, provenance)
         if progress:
             progress(change)
-    registry.set_model_tag(name, LAST_COMMIT_TAG, provenance.commit_label)
 
 
 def _moved_since(model_plan: ModelPlan, head: tuple[ObservedModel, dict[str, int]] | None) -> str:
@@ -199,9 +204,14 @@ def _moved_since(model_plan: ModelPlan, head: tuple[ObservedModel, dict[str, int
 
 
 def stamp_points(changes: Sequence[Change]) -> dict[int, int]:
-    """``index -> version``: after which change each touched version is stamped
-    (its last change in the plan, so a version gets one provenance write)."""
-    last = {c.version: i for i, c in enumerate(changes) if c.target and c.version is not None}
+    """``index -> version``: after which change each version that gains a target is
+    stamped (its last change in the plan, so a version gets one provenance write).
+    Archiving is not stamped: the audit log records it, and it takes no target."""
+    last = {
+        c.version: i
+        for i, c in enumerate(changes)
+        if c.target and c.version is not None and c.stage != "Archived"
+    }
     return {i: v for v, i in last.items() if v is not None}
 
 
@@ -248,12 +258,15 @@ def _decision(change: Change) -> dict[str, object]:
     return out
 
 
-def _release(registry: Registry, name: str, lease: Lease, quiet: bool = False) -> None:
+def _release(registry: Registry, name: str, previous: str | None) -> None:
+    """Best effort (the apply is failing already): put back what the tag held before."""
     try:
-        registry.delete_model_tag(name, LEASE_TAG)
+        if previous and Lease.from_tag(previous) is None:
+            registry.set_model_tag(name, LEASE_TAG, previous)
+        else:
+            registry.delete_model_tag(name, LEASE_TAG)
     except RegistryOpsError:
-        if not quiet:
-            raise
+        pass  # the lease expires; force-unlock breaks it sooner
 
 
 def _settle_in_flight(outcome: ModelOutcome, registry: Registry) -> None:

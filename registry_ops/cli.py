@@ -183,13 +183,18 @@ def plan(
     ctx: click.Context, models: tuple[str, ...], fmt: str, out: str | None, detailed_exitcode: bool
 ) -> int:
     """Show what apply would change, with gate results for every promotion."""
-    from registry_ops.reconcile import make_plan
+    from registry_ops.reconcile import make_plan, prepare
     from registry_ops.render import renderer
 
     endpoint = _endpoint(ctx)
-    desired = _load_annotated(endpoint.root, "github" if fmt == "github" else None)
+    desired, registry, observed = prepare(
+        endpoint,
+        models,
+        lambda: _connect(ctx, endpoint),
+        lambda root: _load_annotated(root, "github" if fmt == "github" else None),
+    )
     _warn(desired)
-    result = make_plan(desired, models, endpoint, _connect(ctx, endpoint), _progress())
+    result = make_plan(desired, models, endpoint, registry, _progress(), observed)
     renderer(fmt)(result, sys.stdout, _color(ctx, sys.stdout))
     if out:
         with open(out, "w", encoding="utf-8") as stream:
@@ -216,7 +221,7 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
     from registry_ops.apply import apply_plan
     from registry_ops.plan import load_plan
     from registry_ops.provenance import Provenance
-    from registry_ops.reconcile import check_target, make_plan, narrow
+    from registry_ops.reconcile import check_target, make_plan, narrow, prepare
     from registry_ops.render import renderer
 
     endpoint = _endpoint(ctx)
@@ -231,12 +236,9 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
         result = narrow(result, names)
         registry = _connect(ctx, endpoint)
     else:
-        from registry_ops.loader import load
-
-        desired = load(endpoint.root)
+        desired, registry, observed = prepare(endpoint, names, lambda: _connect(ctx, endpoint))
         _warn(desired)
-        registry = _connect(ctx, endpoint)
-        result = make_plan(desired, names, endpoint, registry, _progress())
+        result = make_plan(desired, names, endpoint, registry, _progress(), observed)
 
     renderer("text")(result, sys.stdout, _color(ctx, sys.stdout))
     runnable = [m for m in result.models if m.changes and not m.blocked]
@@ -266,6 +268,7 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
     provenance = Provenance.current(git.get("commit"), bool(git.get("dirty")), result.digest)
     manifests = [desired.manifests[m.model] for m in result.models] if desired else []
     outcome = apply_plan(result, registry, provenance, manifests, progress=_applied_line)
+    _record_apply(result, outcome, provenance, registry)
     return _report(outcome, blocked)
 
 
@@ -509,8 +512,8 @@ def init(ctx: click.Context, directory: str, force: bool) -> int:
     Writes an example manifest and policies, the GitHub Actions workflows
     (plan on pull requests, apply on merge, drift and propose on a schedule)
     with their composite action, a pre-commit config and the JSON Schemas
-    the manifests' yaml-language-server line points at. Existing files are
-    left alone unless --force is given.
+    the manifests' yaml-language-server line points at. If any of these
+    files exists, nothing is written unless --force is given.
     """
     from registry_ops import scaffold
 

@@ -90,11 +90,16 @@ class Lease:
 
     @classmethod
     def from_tag(cls, text: str | None) -> Lease | None:
-        """Parse a tag value; an unreadable one is a lease of unknown origin that never expires."""
+        """Parse a tag value; an unreadable one is a lease of unknown origin that never expires.
+
+        A released lease (the record of the last apply) is no lease: None.
+        """
         if not text:
             return None
         try:
             data: Any = json.loads(text)
+            if isinstance(data, dict) and data.get("released"):
+                return None
             return cls(
                 token=str(data["token"]),
                 holder=str(data["holder"]),
@@ -127,6 +132,28 @@ class Lease:
         where = f" on {self.host}" if self.host else ""
         pid = f" (pid {self.pid})" if self.pid else ""
         return f"{self.holder}{where}{pid} since {self.since}, until {self.expires}"
+
+
+def released(lease: Lease, commit: str) -> str:
+    """The tag value that frees a model after an apply: it records the last applied
+    commit, so releasing and recording cost one write together."""
+    record = {
+        "released": True,
+        "last_applied_commit": commit,
+        "released_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "by": lease.holder,
+        "plan": lease.plan,
+    }
+    return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
+def last_applied_commit(text: str | None) -> str | None:
+    """The last applied commit recorded in a model's lease tag (None if never released)."""
+    try:
+        data: Any = json.loads(text or "")
+    except ValueError:
+        return None
+    return data.get("last_applied_commit") if isinstance(data, dict) else None
 
 
 def _alive(pid: int) -> bool:

@@ -28,8 +28,6 @@ from typing import Any
 from registry_ops.state import PROVENANCE_PREFIX, ObservedModel, ObservedVersion
 
 PROVENANCE_TAG = PROVENANCE_PREFIX + "provenance"
-LAST_COMMIT_TAG = PROVENANCE_PREFIX + "last_applied_commit"
-LAST_APPLIED_TAG = PROVENANCE_PREFIX + "last_applied"
 MAX_HELD = 64  # targets remembered per version; the oldest are dropped beyond this
 
 

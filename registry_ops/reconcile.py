@@ -7,6 +7,7 @@ output and exit codes; nothing here prints.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from registry_ops.model import Desired
 from registry_ops.plan import ModelPlan, Plan
 from registry_ops.planner import plan_models
 from registry_ops.redact import without_credentials
+from registry_ops.state import Observed
 
 if TYPE_CHECKING:  # the adapter imports mlflow: keep it off validate's path
     from registry_ops.mlflow_adapter import Registry
@@ -93,18 +95,61 @@ def select(desired: Desired, names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names)) if names else sorted(desired.manifests)
 
 
+# Above this many manifests the whole registry is read anyway (the adapter's
+# per-name reads stop paying off), so it is read while the manifests load.
+PREFETCH_ABOVE = 10
+
+
+def prepare(
+    endpoint: Endpoint,
+    names: Sequence[str],
+    connect: Callable[[], Registry],
+    load: Callable[[Path], Desired] | None = None,
+) -> tuple[Desired, Registry, Observed | None]:
+    """Load the manifests and connect; for a large repository, read the whole registry
+    in the background meanwhile (on 10,000 models that hides the manifests' load time).
+
+    Manifest errors are reported before any registry error, as without the overlap.
+    """
+    from registry_ops import loader
+
+    read_manifests: Callable[[Path], Desired] = load or loader.load
+    manifests = endpoint.root / "manifests"
+    count = sum(1 for _ in manifests.rglob("*.y*ml")) if manifests.is_dir() else 0
+    if names or count <= PREFETCH_ABOVE:
+        desired = read_manifests(endpoint.root)
+        return desired, connect(), None
+
+    def read() -> tuple[Registry, Observed]:
+        registry = connect()
+        return registry, registry.read_state(None)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(read)
+        desired = read_manifests(endpoint.root)  # its errors win over a registry error
+        registry, observed = future.result()
+    return desired, registry, observed
+
+
 def make_plan(
     desired: Desired,
     names: Sequence[str],
     endpoint: Endpoint,
     registry: Registry,
     progress: Callable[[str], None] | None = None,
+    observed: Observed | None = None,
 ) -> Plan:
-    """Diff the manifests for ``names`` against the live registry and run their gates."""
+    """Diff the manifests for ``names`` against the live registry and run their gates.
+
+    ``observed`` is the registry already read (a superset of ``names`` is fine).
+    """
     from registry_ops.mlflow_adapter.evidence import RegistryEvidence
 
     chosen = select(desired, names)
-    observed = registry.read_state(chosen)
+    if observed is None:
+        observed = registry.read_state(chosen)
+    else:
+        observed = Observed({n: m for n, m in observed.models.items() if n in set(chosen)})
     model_plans = plan_models([desired.manifests[n] for n in chosen], observed)
     evidence = RegistryEvidence(registry, progress)
     context = gates.GateContext(root=endpoint.root.resolve(), models=evidence)

@@ -55,7 +55,8 @@ def test_an_expired_lease_is_taken_over(cli, backend, workspace, leased):  # typ
     result = cli(*backend.args(workspace.root, "apply", "--yes"))
     assert result.code == 0, result.err
     assert backend.aliases(leased) == {"champion": 1}
-    assert LEASE_TAG not in backend.client.get_registered_model(leased).tags
+    after = backend.client.get_registered_model(leased).tags.get(LEASE_TAG)
+    assert Lease.from_tag(after) is None and '"released":true' in after
 
 
 @only(SQLITE)
@@ -150,8 +151,9 @@ def test_racing_applies_end_in_one_manifest_never_empty(cli, backend, tmp_path: 
                 problems.append(f"pair {i}: exit {code}: {err[-300:]}")
             if code == 1 and "holds the lease" not in err and "lost the lease" not in err:
                 problems.append(f"pair {i}: loser not told about the lease: {err[-300:]}")
-        if LEASE_TAG in backend.client.get_registered_model(model).tags:
-            problems.append(f"pair {i}: a lease was left behind")
+        left = Lease.from_tag(backend.client.get_registered_model(model).tags.get(LEASE_TAG))
+        if left is not None:
+            problems.append(f"pair {i}: a live lease was left behind: {left}")
     assert not problems, "\n".join(problems + outcomes)
     tally = {o: outcomes.count(o) for o in sorted(set(outcomes))}
     print(f"\n{backend.id}: {pairs} racing pairs, exit codes -> end state: {tally}")

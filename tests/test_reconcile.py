@@ -13,12 +13,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from registry_ops.lease import last_applied_commit
 from tests.support.backends import only
 
 PRODUCTION = """\
     - metric: val_accuracy
       min: 0.9
 """
+
+
+@pytest.fixture(autouse=True)
+def _short_lease_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No two writers race here (tests/test_lease.py has those): apply's pause between
+    writing its lease and reading it back (1 s by default) would only cost time."""
+    monkeypatch.setenv("REGISTRY_OPS_LEASE_SETTLE", "0.05")
 
 
 @pytest.fixture
@@ -74,7 +82,8 @@ def test_apply_stamps_provenance_on_version_and_model(cli, two_versions, backend
     assert record["commit"]  # "unknown" outside a git repository
     assert record["applied_at"] and record["applied_by"]
     model_tags = backend.client.get_registered_model(clf).tags
-    assert "registry_ops.last_applied_commit" in model_tags
+    # the lease, released, records the commit the model now reflects
+    assert last_applied_commit(model_tags["registry_ops.lease"]) == record["commit"]
 
 
 def test_drift_is_shown_and_repaired(cli, two_versions, backend):  # type: ignore[no-untyped-def]
@@ -298,7 +307,7 @@ def test_prune_opt_in_deletes_unnamed_aliases_and_tags(cli, backend, workspace):
     model = client.get_registered_model(clf)
     assert set(model.aliases) == {"champion"}
     assert "stray_tag" not in model.tags
-    assert "registry_ops.last_applied_commit" in model.tags  # own tags are never pruned
+    assert "registry_ops.lease" in model.tags  # own tags are never pruned
 
 
 def check_invalid_manifest(cli, backend, workspace, body: str, expected: str) -> None:  # type: ignore[no-untyped-def]

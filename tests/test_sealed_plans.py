@@ -9,6 +9,7 @@ from pathlib import Path
 import git
 import pytest
 
+from registry_ops.lease import last_applied_commit
 from registry_ops.provenance import PROVENANCE_TAG
 from tests.support.backends import SQLITE, only
 from tests.support.snapshot import registry_snapshot
@@ -163,7 +164,7 @@ def test_provenance_stamps_the_plans_commit_not_head(  # type: ignore[no-untyped
     assert record["commit"] == planned
     assert record["held"]["alias:champion"] == record["applied_at"]
     model_tags = backend.client.get_registered_model(scene).tags
-    assert model_tags["registry_ops.last_applied_commit"] == planned
+    assert last_applied_commit(model_tags["registry_ops.lease"]) == planned
 
 
 @only(SQLITE)
