@@ -58,6 +58,22 @@ def _q(value: str | None) -> str:
     return repr(short)
 
 
+def _drift(change: Change) -> str:
+    """Why a change that reverts an out-of-band edit is there, in a few words."""
+    if change.reason != "drift" or not change.drift:
+        return ""
+    info = change.drift
+    if "put_by_registry_ops_at" in info:
+        when = str(info["put_by_registry_ops_at"])[:19]
+        text = f"moved outside registry-ops; registry-ops put v{change.version} there at {when}"
+    elif "entered_outside_registry_ops" in info:
+        text = "took the stage outside registry-ops"
+    else:
+        commit = str(info.get("last_applied_commit") or "")[:12]
+        text = f"changed outside registry-ops since the last apply ({commit})"
+    return f" [drift: {text}]" + (" [PROTECTED]" if info.get("protected") else "")
+
+
 def _version(change: Change) -> int:
     if change.version is None:
         raise ApplyFailed(f"{change.model}: {change.action} without a version")
@@ -68,7 +84,7 @@ class UpdateDescription(Action):
     name = "update_description"
 
     def describe(self, change: Change) -> tuple[str, str]:
-        return "~", f"description: {_q(change.from_value)} -> {_q(change.value)}"
+        return "~", f"description: {_q(change.from_value)} -> {_q(change.value)}" + _drift(change)
 
     def execute(self, change: Change, registry: Writer | Registry) -> None:
         registry.update_description(change.model, change.value or "")
@@ -85,8 +101,10 @@ class SetModelTag(Action):
 
     def describe(self, change: Change) -> tuple[str, str]:
         if change.from_value is None:
-            return "+", f"tag {change.key} = {_q(change.value)}"
-        return "~", f"tag {change.key}: {_q(change.from_value)} -> {_q(change.value)}"
+            return "+", f"tag {change.key} = {_q(change.value)}" + _drift(change)
+        return "~", f"tag {change.key}: {_q(change.from_value)} -> {_q(change.value)}" + _drift(
+            change
+        )
 
     def execute(self, change: Change, registry: Writer | Registry) -> None:
         registry.set_model_tag(change.model, change.key or "", change.value or "")
@@ -121,8 +139,10 @@ class SetAlias(Action):
         if change.reason == "provenance":
             return "~", f"alias {change.alias}: v{change.version} (held; stamp missing provenance)"
         if change.from_version is None:
-            return "+", f"alias {change.alias} -> v{change.version}"
-        return "~", f"alias {change.alias}: v{change.from_version} -> v{change.version}"
+            return "+", f"alias {change.alias} -> v{change.version}" + _drift(change)
+        return "~", (
+            f"alias {change.alias}: v{change.from_version} -> v{change.version}" + _drift(change)
+        )
 
     def execute(self, change: Change, registry: Writer | Registry) -> None:
         registry.set_alias(change.model, change.alias or "", _version(change))
@@ -161,6 +181,7 @@ class TransitionStage(Action):
             text += f", replacing v{change.from_version}"
         if change.reason in ("displaced", "retention"):
             text += f" [{change.reason}]"
+        text += _drift(change)
         return ("-" if change.stage == "Archived" else "~"), text
 
     def execute(self, change: Change, registry: Writer | Registry) -> None:

@@ -17,6 +17,7 @@ import click
 
 from registry_ops import __version__
 from registry_ops.errors import (
+    EXIT_ALERT,
     EXIT_BLOCKED,
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -33,7 +34,8 @@ if TYPE_CHECKING:  # the real imports happen inside the commands that need them
     from registry_ops.apply import ApplyResult
     from registry_ops.mlflow_adapter import Registry
     from registry_ops.model import Desired
-    from registry_ops.plan import Change
+    from registry_ops.plan import Change, Plan
+    from registry_ops.provenance import Provenance
     from registry_ops.reconcile import Endpoint
 
 
@@ -143,7 +145,9 @@ def cli(tracking_uri: str | None, registry_uri: str | None, root: str, color: st
     \b
     Exit codes: 0 ok / no changes, 1 error, 2 changes pending (plan
     --detailed-exitcode), 3 a promotion is blocked by a gate, 4 a saved plan
-    is stale, 64 usage error, 70 internal error (a bug in registry-ops).
+    is stale, 5 a protected target was moved outside registry-ops (plan
+    --detailed-exitcode), 64 usage error, 70 internal error (a bug in
+    registry-ops).
     """
 
 
@@ -176,25 +180,43 @@ def validate(ctx: click.Context, fmt: str | None) -> int:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 0 for no changes, 2 for pending changes, 3 when a gate blocks.",
+    help="Exit 0 for no changes, 2 for pending changes, 3 when a gate blocks, "
+    "5 when a protected target was moved outside registry-ops.",
+)
+@click.option(
+    "--changed-since",
+    metavar="REF",
+    help="Only the models whose manifest, or a policy they use, changed since the git "
+    "REF (committed or not): what a pull request touches.",
 )
 @click.pass_context
 def plan(
-    ctx: click.Context, models: tuple[str, ...], fmt: str, out: str | None, detailed_exitcode: bool
+    ctx: click.Context,
+    models: tuple[str, ...],
+    fmt: str,
+    out: str | None,
+    detailed_exitcode: bool,
+    changed_since: str | None,
 ) -> int:
     """Show what apply would change, with gate results for every promotion."""
-    from registry_ops.reconcile import make_plan, prepare
+    from registry_ops.reconcile import changed_models, empty_plan, make_plan, prepare
     from registry_ops.render import renderer
 
     endpoint = _endpoint(ctx)
-    desired, registry, observed = prepare(
-        endpoint,
-        models,
-        lambda: _connect(ctx, endpoint),
-        lambda root: _load_annotated(root, "github" if fmt == "github" else None),
-    )
-    _warn(desired)
-    result = make_plan(desired, models, endpoint, registry, _progress(), observed)
+    def load(root: Path) -> Desired:
+        return _load_annotated(root, "github" if fmt == "github" else None)
+
+    if changed_since is not None:
+        desired = load(endpoint.root)
+        models = changed_models(desired, endpoint.root, changed_since, models)
+    if changed_since is not None and not models:
+        click.echo(f"No manifest, or policy in use, changed since {changed_since}.", err=True)
+        result = empty_plan(endpoint)
+    else:
+        connect = lambda: _connect(ctx, endpoint)  # noqa: E731
+        desired, registry, observed = prepare(endpoint, models, connect, load)
+        _warn(desired)
+        result = make_plan(desired, models, endpoint, registry, _progress(), observed)
     renderer(fmt)(result, sys.stdout, _color(ctx, sys.stdout))
     if out:
         with open(out, "w", encoding="utf-8") as stream:
@@ -202,6 +224,8 @@ def plan(
         click.echo(f"Saved plan to {out} ({result.digest[:19]}...).", err=True)
     if not detailed_exitcode:
         return EXIT_OK
+    if result.alerts:
+        return EXIT_ALERT
     return {"no_changes": EXIT_OK, "changes": EXIT_CHANGES, "blocked": EXIT_BLOCKED}[result.status]
 
 
@@ -320,6 +344,78 @@ def _sentence(change: Change) -> str:
 
 def _applied_line(change: Change) -> None:
     click.echo(f"  applied {change.model}: {_sentence(change)}")
+
+
+def _record_apply(
+    plan: Plan, outcome: ApplyResult, provenance: Provenance, registry: Registry
+) -> None:
+    """Record the apply in the apply log (MLflow experiment registry-ops/applies).
+
+    Only an apply that changed something or failed part-way is recorded. A
+    failure to record is a warning: the registry changes already happened,
+    and the exit code stays the apply's own.
+    """
+    from registry_ops import audit
+
+    try:
+        logged = audit.record_apply(plan, outcome, provenance, registry)
+    except Exception as exc:  # noqa: BLE001 - never let the log change the apply's outcome
+        reason = str(exc) if isinstance(exc, RegistryOpsError) else f"{type(exc).__name__}: {exc}"
+        click.echo(
+            f"warning: the apply was not recorded in the apply log ({audit.EXPERIMENT}): "
+            f"{redact(reason)}\n  The registry changes reported here stand; each version "
+            "touched carries its provenance tag.",
+            err=True,
+        )
+        return
+    if logged is not None:
+        click.echo(
+            f"Recorded in the apply log: run {logged.run_id} of experiment "
+            f"{audit.EXPERIMENT} ({logged.outcome}).",
+            err=True,
+        )
+
+
+@cli.command()
+@global_options
+@click.argument("model")
+@click.option(
+    "--at",
+    "at",
+    metavar="TIME",
+    help="Say which version held each target at TIME: 2026-11-24 (the end of that day, "
+    "UTC), 2026-11-24T10:00 (UTC unless an offset is given), or '2 days ago'.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.pass_context
+def history(ctx: click.Context, model: str, at: str | None, fmt: str) -> int:
+    """Who changed MODEL's desired state, when, in which commit, joined with the apply log.
+
+    Reads the git history of the manifest naming MODEL (renames followed), the
+    runs of the MLflow experiment registry-ops/applies that changed it, and the
+    provenance records on its versions. Holders no apply put there are shown as
+    drift, also when a later apply reverted them. The Markdown form includes a
+    Mermaid Gantt chart of which version held each target over time.
+    """
+    from registry_ops import history as history_mod
+    from registry_ops.render.history import renderer as history_renderer
+
+    when = None
+    if at is not None:
+        try:
+            when = history_mod.parse_time(at)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param_hint="'--at'") from None
+    endpoint = _endpoint(ctx)
+    found = history_mod.collect(endpoint.root, model, lambda: _connect(ctx, endpoint))
+    history_renderer(fmt)(found, sys.stdout, _color(ctx, sys.stdout), when)
+    return EXIT_OK
 
 
 @cli.command("force-unlock")

@@ -15,6 +15,7 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_BLOCKED = 3
 EXIT_STALE = 4
+EXIT_ALERT = 5  # plan --detailed-exitcode: a protected target moved outside registry-ops
 EXIT_USAGE = 64
 EXIT_INTERNAL = 70  # a bug in registry-ops, never an expected failure
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT

@@ -635,6 +635,7 @@ def _manifest(doc: YamlDoc, file: str, rel: str) -> ModelManifest:
             )
             for target, value in (data.get("overrides") or {}).items()
         },
+        protect=tuple(data.get("protect") or ()),
         locations=locations,
     )
 
@@ -736,6 +737,15 @@ def _check_overrides(manifest: ModelManifest, out: _Collector, today: date) -> l
     expires within a week is worth a warning (an expired one no longer counts)."""
     warnings = []
     targets = [*manifest.aliases, *manifest.stages]
+    for index, target in enumerate(manifest.protect):
+        if target not in targets:
+            named = ", ".join(targets) if targets else "none"
+            out.add_at(
+                manifest.where("protect", str(index)),
+                f"$.protect[{index}]",
+                f"'{target}' is not an alias or stage of this manifest (targets here: {named})"
+                + _did_you_mean(target, targets),
+            )
     for target, override in sorted(manifest.overrides.items()):
         at = json_path(("overrides", target))
         if target not in targets:

@@ -67,6 +67,7 @@ class ModelManifest:
     retention: Retention = field(default_factory=Retention)
     prune: Prune = field(default_factory=Prune)
     overrides: dict[str, Override] = field(default_factory=dict)
+    protect: tuple[str, ...] = ()  # targets whose out-of-band moves are an alert
     # Source positions of values, keyed like ("aliases", "champion"), for errors
     # raised after loading (e.g. a version that does not exist in MLflow).
     locations: dict[tuple[str, ...], Location] = field(

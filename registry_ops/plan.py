@@ -112,6 +112,9 @@ class Change:
     # A return to a version that held the target before, exempt from the gates
     # by its policy: {"version", "held_from", "held_to"}.
     rollback: dict[str, Any] | None = None
+    # For reason "drift": what the registry says of the out-of-band edit
+    # ({"put_by_registry_ops_at", "commit", "protected"}).
+    drift: dict[str, Any] | None = None
     # a policy applies to this promotion (even one with no result yet); display only
     gated: bool = field(default=False, compare=False)
 
@@ -154,6 +157,11 @@ class Change:
         return self.action == "transition_stage" and self.stage in PROMOTION_STAGES
 
     @property
+    def alert(self) -> bool:
+        """Reverts an out-of-band move of a protected target."""
+        return bool(self.drift and self.drift.get("protected"))
+
+    @property
     def ungated(self) -> bool:
         """A promotion that no policy gates: reviewers should see it."""
         return self.is_promotion and not self.gated and not self.gates and not self.rollback
@@ -179,6 +187,8 @@ class Change:
             out["override"] = jsonable(self.override)
         if self.rollback is not None:
             out["rollback"] = jsonable(self.rollback)
+        if self.drift is not None:
+            out["drift"] = jsonable(self.drift)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,6 +198,7 @@ class Change:
             "blocked": self.blocked,
             "overridden": self.overridden,
             "ungated": self.ungated,
+            "alert": self.alert,
         }
 
     @classmethod
@@ -211,6 +222,7 @@ class Change:
             gates=gates,
             override=data.get("override"),
             rollback=data.get("rollback"),
+            drift=data.get("drift"),
         )
         change.gated = bool(gates) or (change.is_promotion and data.get("ungated") is False)
         return change
@@ -227,6 +239,8 @@ class ModelPlan:
     snapshot: dict[str, Any] | None
     fingerprint: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    # Aliases and model tags nobody manages (not in the manifest, no prune): shown, not sealed.
+    unmanaged: dict[str, Any] = field(default_factory=dict)
 
     @property
     def blocked(self) -> bool:
@@ -254,6 +268,7 @@ class ModelPlan:
             "fingerprint": self.fingerprint,
             "observed": self.snapshot,
             "evidence": jsonable(self.evidence),
+            "unmanaged": self.unmanaged,
         }
 
 
@@ -271,6 +286,11 @@ class Plan:
     def changes(self) -> list[Change]:
         """Every change of every model, in apply order."""
         return [c for m in self.models for c in m.changes]
+
+    @property
+    def alerts(self) -> list[Change]:
+        """Changes that revert an out-of-band move of a protected target."""
+        return [c for c in self.changes if c.alert]
 
     @property
     def status(self) -> str:
@@ -320,6 +340,8 @@ class Plan:
                 "changes": len(changes),
                 "blocked": sum(1 for c in changes if c.blocked),
                 "overridden": sum(1 for c in changes if c.overridden),
+                "drift": sum(1 for c in changes if c.reason == "drift"),
+                "alerts": len(self.alerts),
                 "ungated": sum(1 for c in changes if c.ungated),
             },
             "models": [m.to_dict() for m in self.models],
@@ -347,6 +369,7 @@ class Plan:
                 snapshot=m.get("observed"),
                 fingerprint=m["fingerprint"],
                 evidence=m.get("evidence", {}),
+                unmanaged=m.get("unmanaged") or {},
             )
             for m in data["models"]
         ]

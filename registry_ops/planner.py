@@ -41,11 +41,28 @@ def plan_models(manifests: Sequence[ModelManifest], observed: Observed) -> list[
                 changes=plan_model(manifest, model),
                 snapshot=snap,
                 fingerprint=fingerprint(snap),
+                unmanaged=unmanaged(manifest, model),
             )
         )
     if problems:
         raise InvalidInput(problems)
     return plans
+
+
+def unmanaged(manifest: ModelManifest, model: ObservedModel) -> dict[str, dict[str, object]]:
+    """Aliases and model tags the manifest does not name and does not prune: left
+    alone, but shown, so nobody mistakes them for managed ones."""
+    out: dict[str, dict[str, object]] = {}
+    if not manifest.prune.aliases:
+        aliases = {a: v for a, v in sorted(model.aliases.items()) if a not in manifest.aliases}
+        if aliases:
+            out["aliases"] = dict(aliases)
+    if not manifest.prune.tags:
+        named = manifest.tags or {}
+        tags = {k: v for k, v in sorted(model.user_tags().items()) if k not in named}
+        if tags:
+            out["tags"] = dict(tags)
+    return out
 
 
 def _problem(loc: Location, path: str, message: str) -> Problem:

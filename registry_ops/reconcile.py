@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 from registry_ops import gates, gitinfo
 from registry_ops.errors import PlanSealError, RegistryOpsError
+from registry_ops.lease import LEASE_TAG, last_applied_commit
 from registry_ops.model import Desired
-from registry_ops.plan import ModelPlan, Plan
+from registry_ops.plan import Change, ModelPlan, Plan
 from registry_ops.planner import plan_models
+from registry_ops.provenance import held_since
 from registry_ops.redact import without_credentials
-from registry_ops.state import Observed
+from registry_ops.state import Observed, ObservedModel
 
 if TYPE_CHECKING:  # the adapter imports mlflow: keep it off validate's path
     from registry_ops.mlflow_adapter import Registry
@@ -151,6 +153,7 @@ def make_plan(
     else:
         observed = Observed({n: m for n, m in observed.models.items() if n in set(chosen)})
     model_plans = plan_models([desired.manifests[n] for n in chosen], observed)
+    label_drift(model_plans, desired, observed, endpoint.root)
     evidence = RegistryEvidence(registry, progress)
     context = gates.GateContext(root=endpoint.root.resolve(), models=evidence)
     try:
@@ -168,6 +171,57 @@ def make_plan(
     )
 
 
+def label_drift(
+    model_plans: list[ModelPlan], desired: Desired, observed: Observed, root: Path
+) -> None:
+    """Name as drift the changes that revert edits made outside registry-ops.
+
+    The registry tells: a wanted version whose provenance shows registry-ops put it
+    on the target last, yet it no longer holds it; a stage holder with no record
+    of how it got there, on a model registry-ops manages. Git tells the rest: if
+    the manifest is unchanged since the last applied commit, every difference
+    was made out of band.
+    """
+    for model_plan in model_plans:
+        manifest = desired.manifests[model_plan.model]
+        model = observed.models[model_plan.model]
+        if not model.managed or not model_plan.changes:
+            continue
+        last = last_applied_commit(model.tags.get(LEASE_TAG))
+        sha = last.split("+")[0] if last and last != "unknown" else None
+        same = gitinfo.unchanged_since(root, sha, [model_plan.manifest]) if sha else None
+        for change in model_plan.changes:
+            info = _drift(change, model, bool(same), last)
+            if info is not None:
+                target = change.target_name if change.stage != "Archived" else change.from_stage
+                info["protected"] = target in manifest.protect
+                change.reason = "drift"
+                change.drift = info
+
+
+def _drift(
+    change: Change, model: ObservedModel, unchanged: bool, last: str | None
+) -> dict[str, object] | None:
+    versions = model.versions
+    promotion = change.reason == "manifest" and change.stage != "Archived"
+    if promotion and change.target and change.version is not None and change.version in versions:
+        since = held_since(versions[change.version], change.target)
+        later = [
+            t
+            for n, v in versions.items()
+            if n != change.version and (t := held_since(v, change.target)) and since and t > since
+        ]
+        if since and not later:
+            return {"put_by_registry_ops_at": since, "version": change.version}
+    if change.reason == "displaced" and change.version in versions and change.from_stage:
+        record = held_since(versions[change.version], f"stage:{change.from_stage}")
+        if record is None:
+            return {"entered_outside_registry_ops": f"stage:{change.from_stage}"}
+    if unchanged and change.reason == "manifest":
+        return {"last_applied_commit": last}
+    return None
+
+
 def _override_authors(model_plans: list[ModelPlan], root: Path) -> None:
     """Who wrote each override in use, from git (recorded in the plan and stamped at apply)."""
     for model_plan in model_plans:
@@ -177,6 +231,46 @@ def _override_authors(model_plans: list[ModelPlan], root: Path) -> None:
             line = change.override.get("line")
             author = gitinfo.line_author(root, model_plan.manifest, line) if line else None
             change.override["author"] = author or "uncommitted (not in git yet)"
+
+
+def changed_models(
+    desired: Desired, root: Path, ref: str, names: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """The models (of ``names``, or all) whose manifest, or a policy they gate with,
+    changed between ``ref`` and the working tree."""
+    try:
+        changed = gitinfo.changed_since(root, ref)
+    except ValueError as exc:
+        raise RegistryOpsError(f"--changed-since: {exc}") from None
+    if changed is None:
+        raise RegistryOpsError(f"--changed-since {ref}: {root} is not inside a git repository")
+    files = set(changed)
+    root_path = Path(root).resolve()
+
+    def rel(file: str) -> str:
+        path = Path(file).resolve()
+        return str(path.relative_to(root_path)) if path.is_relative_to(root_path) else file
+
+    policies = {name: rel(p.file) for name, p in desired.policies.items()}
+    chosen = []
+    for name in select(desired, names):
+        manifest = desired.manifests[name]
+        used = {policies.get(p) for p in manifest.gates.values()}
+        if manifest.file in files or used & files:
+            chosen.append(name)
+    return tuple(chosen)
+
+
+def empty_plan(endpoint: Endpoint) -> Plan:
+    """A plan of nothing, for the same registry (nothing to read)."""
+    git = gitinfo.describe(endpoint.root)
+    return Plan(
+        models=[],
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        tracking_uri=endpoint.tracking_id,
+        registry_uri=endpoint.registry_id,
+        git=git.to_dict() if git else None,
+    )
 
 
 def narrow(plan: Plan, names: Sequence[str]) -> Plan:

@@ -160,6 +160,8 @@ def test_json_has_contract_fields() -> None:
         "changes": 10,
         "blocked": 1,
         "overridden": 0,
+        "drift": 0,
+        "alerts": 0,
         "ungated": 1,
     }
     good, weak, quiet = data["models"]

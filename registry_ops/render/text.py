@@ -26,7 +26,7 @@ def paint(text: str, code: str, color: bool) -> str:
 def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
     """Write the per-model diff, gate results under each promotion, and a summary."""
     for model_plan in plan.models:
-        if not model_plan.changes:
+        if not model_plan.changes and not model_plan.unmanaged:
             continue
         header = f"{model_plan.model}  ({model_plan.manifest})"
         stream.write(paint(header, "1", color) + "\n")
@@ -65,6 +65,14 @@ def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
                     f"      {paint(word, _COLORS[word], color)} {gate.policy}: "
                     f"{gate.name}  ({gate.detail}{holder})\n"
                 )
+        for kind, found in sorted(model_plan.unmanaged.items()):
+            shown = ", ".join(
+                f"{k} -> v{v}" if kind == "aliases" else f"{k}={v!r}" for k, v in found.items()
+            )
+            stream.write(
+                f"  ? unmanaged {kind}: {shown} (not in the manifest; left alone; "
+                f"prune: {{{kind}: true}} would delete them)\n"
+            )
         if model_plan.blocked:
             stream.write(
                 "  "
@@ -72,4 +80,10 @@ def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
                 + ": a gate failed; apply changes nothing for this model.\n"
             )
         stream.write("\n")
+    for change in plan.alerts:
+        stream.write(
+            paint("ALERT", _COLORS["BLOCKED"], color)
+            + f": protected {change.target} of {change.model} was moved outside registry-ops; "
+            "apply reverts it\n"
+        )
     stream.write(summary(plan) + "\n")

@@ -1,0 +1,122 @@
+"""Drift named as drift, unmanaged aliases and tags, protected targets, --changed-since."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import git
+
+from tests.support.backends import SQLITE, only
+
+
+def plan_json(cli, backend, workspace, *extra: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    result = cli(*backend.args(workspace.root, "plan", "--format", "json", *extra))
+    assert result.code == 0, result.err
+    return json.loads(result.out)  # type: ignore[no-any-return]
+
+
+def test_reverting_an_out_of_band_move_is_drift(cli, backend, workspace):  # type: ignore[no-untyped-def]
+    clf = backend.name("clf")
+    for _ in range(3):
+        backend.seeder.version(clf, acc=0.9)
+    workspace.manifest(
+        clf, "aliases: {champion: 2}\nstages: {Production: 2}\nprotect: [champion]\n"
+    )
+    assert cli(*backend.args(workspace.root, "apply", "--yes")).code == 0
+    assert cli(*backend.args(workspace.root, "plan", "--detailed-exitcode")).code == 0
+
+    backend.client.set_registered_model_alias(clf, "champion", "3")  # behind the tool's back
+    backend.client.transition_model_version_stage(clf, "1", "Production")
+    data = plan_json(cli, backend, workspace)
+    changes = data["models"][0]["changes"]
+    alias = next(c for c in changes if c.get("alias") == "champion")
+    assert alias["reason"] == "drift" and alias["alert"] is True
+    assert alias["drift"]["put_by_registry_ops_at"] and alias["drift"]["protected"] is True
+    archive = next(c for c in changes if c.get("stage") == "Archived")
+    assert (archive["version"], archive["reason"]) == (1, "drift")
+    assert archive["alert"] is False  # Production is not protected here
+    assert data["summary"]["drift"] == 2 and data["summary"]["alerts"] == 1
+
+    text = cli(*backend.args(workspace.root, "plan"))
+    assert "[drift: moved outside registry-ops; registry-ops put v2 there at" in text.out
+    assert "[PROTECTED]" in text.out and "ALERT: protected alias:champion" in text.out
+    code = cli(*backend.args(workspace.root, "plan", "--detailed-exitcode")).code
+    assert code == 5  # an alert has its own exit code
+    assert cli(*backend.args(workspace.root, "apply", "--yes")).code == 0
+    assert backend.aliases(clf) == {"champion": 2} and backend.stage(clf, 1) == "Archived"
+
+
+def test_a_manifest_change_is_not_drift(cli, backend, workspace):  # type: ignore[no-untyped-def]
+    clf = backend.name("clf")
+    for _ in range(2):
+        backend.seeder.version(clf, acc=0.9)
+    workspace.manifest(clf, "aliases: {champion: 1}\n")
+    assert cli(*backend.args(workspace.root, "apply", "--yes")).code == 0
+    workspace.manifest(clf, "aliases: {champion: 2}\n")
+    change = plan_json(cli, backend, workspace)["models"][0]["changes"][0]
+    assert change["reason"] == "manifest" and "drift" not in change
+
+
+@only(SQLITE)
+def test_metadata_drift_when_the_manifest_is_unchanged_since_the_last_apply(  # type: ignore[no-untyped-def]
+    cli, backend, workspace
+):
+    clf = backend.name("clf")
+    backend.seeder.version(clf, acc=0.9)
+    workspace.manifest(clf, "description: the classifier\ntags: {team: a}\n")
+    repo = git.Repo.init(workspace.root)
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "Ada").set_value("user", "email", "ada@example.com")
+    repo.index.add(["manifests/m.yaml"])
+    repo.index.commit("manage clf")
+    assert cli(*backend.args(workspace.root, "apply", "--yes")).code == 0
+    backend.client.set_registered_model_tag(clf, "team", "b")
+    changes = plan_json(cli, backend, workspace)["models"][0]["changes"]
+    assert [(c["action"], c["reason"]) for c in changes] == [("set_model_tag", "drift")]
+    assert changes[0]["drift"]["last_applied_commit"] == repo.head.commit.hexsha
+
+
+def test_unmanaged_aliases_and_tags_are_reported(cli, backend, workspace):  # type: ignore[no-untyped-def]
+    clf = backend.name("clf")
+    backend.seeder.version(clf, acc=0.9)
+    workspace.manifest(clf, "aliases: {champion: 1}\ntags: {team: a}\n")
+    assert cli(*backend.args(workspace.root, "apply", "--yes")).code == 0
+    backend.client.set_registered_model_alias(clf, "shadow", "1")
+    backend.client.set_registered_model_tag(clf, "owner", "bob")
+    model = plan_json(cli, backend, workspace)["models"][0]
+    assert model["changes"] == []
+    assert model["unmanaged"] == {"aliases": {"shadow": 1}, "tags": {"owner": "bob"}}
+    text = cli(*backend.args(workspace.root, "plan")).out
+    assert "? unmanaged aliases: shadow -> v1" in text and "owner='bob'" in text
+
+
+@only(SQLITE)
+def test_changed_since_selects_what_a_pull_request_touches(cli, backend, workspace):  # type: ignore[no-untyped-def]
+    a, b, c = backend.name("a"), backend.name("b"), backend.name("c")
+    for model in (a, b, c):
+        backend.seeder.version(model, acc=0.9)
+    workspace.policy("prod", "    - metric: acc\n      min: 0.5\n")
+    workspace.policy("other", "    - metric: acc\n      min: 0.5\n")
+    workspace.manifest(a, "aliases: {champion: 1}\n", name="a")
+    workspace.manifest(b, "aliases: {champion: 1}\ngates: {champion: prod}\n", name="b")
+    workspace.manifest(c, "aliases: {champion: 1}\ngates: {champion: other}\n", name="c")
+    repo = git.Repo.init(workspace.root)
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "Ada").set_value("user", "email", "ada@example.com")
+    repo.git.add(A=True)
+    base = repo.index.commit("base").hexsha
+    nothing = cli(
+        *backend.args(workspace.root, "plan", "--format", "json", "--changed-since", base)
+    )
+    assert nothing.code == 0 and json.loads(nothing.out)["models"] == []
+    assert "No manifest, or policy in use, changed since" in nothing.err
+
+    workspace.manifest(a, "aliases: {champion: 1}\ndescription: edited\n", name="a")
+    workspace.policy("prod", "    - metric: acc\n      min: 0.6\n")  # b uses it
+    repo.git.add(A=True)
+    repo.index.commit("a PR")
+    data = plan_json(cli, backend, workspace, "--changed-since", base)
+    assert sorted(m["model"] for m in data["models"]) == sorted([a, b])
+    unknown = cli(*backend.args(workspace.root, "plan", "--changed-since", "no-such-ref"))
+    assert unknown.code == 1 and "git does not know 'no-such-ref'" in unknown.err
