@@ -7,6 +7,7 @@ an export shows no changes.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -17,7 +18,21 @@ import yaml
 from registry_ops.errors import RegistryOpsError
 from registry_ops.state import ObservedModel
 
-HEADER = "# yaml-language-server: $schema=../registry_ops/schemas/manifest.schema.json\n"
+# What a person wrote that the registry cannot tell: kept when --force rewrites a manifest.
+KEPT = ("gates", "retention", "overrides", "protect", "prune")
+
+
+def header(directory: Path, root: Path) -> str:
+    """The yaml-language-server modeline, pointing at the schema this repository has:
+    ``schemas/`` (what ``init`` scaffolds), else the package's own copy."""
+    for candidate in (root / "schemas", root / "registry_ops" / "schemas"):
+        if (candidate / "manifest.schema.json").is_file():
+            target = candidate / "manifest.schema.json"
+            break
+    else:
+        target = root / "schemas" / "manifest.schema.json"
+    relative = os.path.relpath(target.resolve(), directory.resolve())
+    return f"# yaml-language-server: $schema={Path(relative).as_posix()}\n"
 
 
 def manifest_data(model: ObservedModel) -> dict[str, Any]:
@@ -50,12 +65,21 @@ def filename(model_name: str) -> str:
     return f"{slug}.yaml"
 
 
-def render(model: ObservedModel) -> str:
-    """The YAML text of an exported manifest."""
-    body = yaml.safe_dump(
-        manifest_data(model), sort_keys=False, allow_unicode=True, default_flow_style=False
-    )
-    return HEADER + body
+def render(model: ObservedModel, modeline: str = "", kept: dict[str, Any] | None = None) -> str:
+    """The YAML text of an exported manifest (``kept``: keys carried over from the old one)."""
+    data = manifest_data(model)
+    data.update(kept or {})
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return modeline + body
+
+
+def _kept(path: Path) -> dict[str, Any]:
+    """Gates, retention, overrides, protect and prune of the manifest being replaced."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return {k: data[k] for k in KEPT if isinstance(data, dict) and k in data}
 
 
 def write(
@@ -70,7 +94,8 @@ def write(
     ``existing`` maps model -> the file (relative to ``root``) that manages it.
 
     A model already managed by a manifest is rewritten in place only with
-    ``force`` (which drops its gates and retention); otherwise nothing is written.
+    ``force``, which keeps what the registry cannot tell (gates, retention,
+    overrides, protect, prune); otherwise nothing is written.
     """
     targets: dict[str, Path] = {}
     clashes = []
@@ -96,5 +121,6 @@ def write(
     directory.mkdir(parents=True, exist_ok=True)
     by_name = {m.name: m for m in models}
     for name, path in targets.items():
-        path.write_text(render(by_name[name]), encoding="utf-8")
+        kept = _kept(path) if name in existing and path.is_file() else {}
+        path.write_text(render(by_name[name], header(path.parent, root), kept), encoding="utf-8")
     return list(targets.values())

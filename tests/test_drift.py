@@ -120,3 +120,37 @@ def test_changed_since_selects_what_a_pull_request_touches(cli, backend, workspa
     assert sorted(m["model"] for m in data["models"]) == sorted([a, b])
     unknown = cli(*backend.args(workspace.root, "plan", "--changed-since", "no-such-ref"))
     assert unknown.code == 1 and "git does not know 'no-such-ref'" in unknown.err
+
+
+@only(SQLITE)
+def test_export_force_keeps_what_people_wrote_and_points_at_the_schemas(  # type: ignore[no-untyped-def]
+    cli, backend, workspace
+):
+    clf = backend.name("clf")
+    backend.seeder.version(clf, acc=0.9)
+    (workspace.root / "schemas").mkdir()
+    (workspace.root / "schemas" / "manifest.schema.json").write_text("{}")
+    workspace.policy("prod", "    - metric: acc\n      min: 0.5\n")
+    workspace.manifest(
+        clf,
+        "aliases: {champion: 1}\ngates: {champion: prod}\nprotect: [champion]\n"
+        "retention: {archive_unlisted: true, keep_latest: 3}\n"
+        'overrides:\n  champion:\n    reason: "INC-1: the fallback path needs v1 back today"\n'
+        "    expires: 2099-12-31\n",
+    )
+    assert cli(*backend.args(workspace.root, "apply", "--yes")).code == 0
+    backend.seeder.version(clf, acc=0.9)
+    backend.client.set_registered_model_alias(clf, "champion", "2")
+    result = cli(*backend.args(workspace.root, "export", clf, "--force"))
+    assert result.code == 0, result.err
+    text = (workspace.root / "manifests" / "m.yaml").read_text()
+    assert text.startswith("# yaml-language-server: $schema=../schemas/manifest.schema.json\n")
+    for kept in ("gates:", "champion: prod", "protect:", "keep_latest: 3", "INC-1", "2099-12-31"):
+        assert kept in text, text
+    assert "champion: 2" in text
+    assert cli(*backend.args(workspace.root, "validate")).code == 0
+    # v2 took champion outside registry-ops: adopting it leaves one stamp to write
+    data = json.loads(cli(*backend.args(workspace.root, "plan", "--format", "json")).out)
+    assert [c["reason"] for c in data["models"][0]["changes"]] == ["provenance"]
+    assert cli(*backend.args(workspace.root, "apply", "--yes")).code == 0
+    assert cli(*backend.args(workspace.root, "plan", "--detailed-exitcode")).code == 0
