@@ -13,7 +13,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   # pip's and setuptools' chatter goes to the log; it is shown only if the install fails.
   if ! {
     .venv/bin/python -m pip install --upgrade pip &&
-      .venv/bin/python -m pip install -c constraints.txt -e '.[quickstart,dev]'
+      .venv/bin/python -m pip install -c constraints.txt -e '.[quickstart,dev,spark]'
   } >.venv/install.log 2>&1; then
     tail -n 40 .venv/install.log
     echo "error: installing into .venv failed; the full log is .venv/install.log" >&2
