@@ -358,8 +358,7 @@ def _printable(text: str) -> str:
 class _Collector:
     """Gathers problems for one run; each file's problems name that file."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self) -> None:
         self.problems: list[Problem] = []
 
     def display(self, path: Path) -> str:
@@ -379,7 +378,7 @@ class _Collector:
 def load(root: str | Path = ".", today: date | None = None) -> Desired:
     """Load and validate everything under ``root``; raise InvalidInput with every problem."""
     root_path = Path(root)
-    out = _Collector(root_path)
+    out = _Collector()
     manifests_dir, policies_dir = root_path / "manifests", root_path / "policies"
     manifest_files = _files(manifests_dir, root_path, out, required=True)
     policy_files = _files(policies_dir, root_path, out, required=False)

@@ -114,9 +114,3 @@ class Desired:
     manifests: dict[str, ModelManifest]
     policies: dict[str, Policy]
     warnings: tuple[str, ...] = ()
-
-    def select(self, names: list[str] | tuple[str, ...]) -> list[ModelManifest]:
-        """The manifests for ``names`` (all of them when empty), in name order."""
-        if not names:
-            return [self.manifests[n] for n in sorted(self.manifests)]
-        return [self.manifests[n] for n in names]
