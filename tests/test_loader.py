@@ -353,7 +353,11 @@ def test_gates_in_a_manifest_without_targets_says_so(tree: Tree) -> None:
             (5, 5, "$.gates[0]"),
             "expected a mapping with one of the keys: metric, tags, max_age_days",
         ),
-        ("  - metric: acc\n", (5, 5, "$.gates[0]"), "a metric gate needs 'min' or 'max', or 'baseline: current' (relative)"),
+        (
+            "  - metric: acc\n",
+            (5, 5, "$.gates[0]"),
+            "a metric gate needs 'min' or 'max', or 'baseline: current' (relative)",
+        ),
         (
             "  - metric: acc\n    min: high\n",
             (6, 10, "$.gates[0].min"),
