@@ -361,16 +361,16 @@ def find_branch(root: str | Path, branch: str) -> str | None:
     """The commit ``branch`` points at, as a local branch or a remote-tracking branch
     of any remote (a proposal pushed earlier); None when neither exists."""
     with _repository(root) as repo:
-        out = repo.git.for_each_ref(
+        out: str = repo.git.for_each_ref(
             "--format=%(objectname) %(refname)", f"refs/heads/{branch}", "refs/remotes/"
         )
     for line in out.splitlines():
         sha, _, ref = line.partition(" ")
         if ref == f"refs/heads/{branch}":
-            return sha
+            return str(sha)
         parts = ref.split("/", 3)  # refs, remotes, <remote>, <branch>
         if len(parts) == 4 and parts[3] == branch:
-            return sha
+            return str(sha)
     return None
 
 
