@@ -1,0 +1,511 @@
+"""The apply log: every apply that changed something is a run in MLflow itself.
+
+An apply that landed any change, or stopped with a failure part-way, becomes
+one run of the experiment ``registry-ops/applies`` (created on first use).
+The log is append-only: registry-ops never edits or deletes a run.
+
+A run carries
+
+- tags: ``registry_ops.commit``, ``registry_ops.actor``,
+  ``registry_ops.plan_digest``, ``registry_ops.outcome`` (``applied`` /
+  ``partial`` / ``failed``), ``registry_ops.models`` (for people; cut to fit),
+  ``registry_ops.applied_at`` (the time stamped into the versions'
+  provenance), and per model one ``registry_ops.model.<hash>`` tag (a hash of
+  the name, so any name fits a tag key) whose value is a compact JSON summary
+  of that model's alias and stage changes: what ``history`` reads, with one
+  search and no artifact downloads. MLflow's own ``mlflow.user``,
+  ``mlflow.source.git.commit`` and ``mlflow.note.content`` make the run read
+  well in the MLflow UI;
+- artifacts: ``plan.json`` (the sealed plan, as ``plan --out`` writes it) and
+  ``report.json`` (per change: model, target, previous holder, new holder,
+  actor, reason, landed or not, time).
+
+``reason`` is ``rollback`` (a return exempted by policy), ``override`` (a
+failed gate let through by an emergency override), ``drift`` (the change
+undoes an edit made outside registry-ops: the holder it displaces was never
+put there by an apply, or an alias the manifest does not own is pruned), or
+the plan's own reason (``manifest``, ``displaced``, ``retention``,
+``provenance``).
+
+Cost: a converged apply records nothing and sends nothing. Otherwise about six
+requests whatever the size of the apply: one version search (to tell drift),
+the experiment lookup, the run with its tags, one batch of params, the
+artifacts, and closing the run. A failure to write the log never changes the
+apply's outcome; the command says so on stderr.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from registry_ops.plan import Change, ModelPlan, Plan
+from registry_ops.provenance import Provenance, now_iso, record
+from registry_ops.redact import redact
+from registry_ops.state import ObservedVersion
+
+if TYPE_CHECKING:
+    from registry_ops.apply import ApplyResult, ModelOutcome
+    from registry_ops.mlflow_adapter import Registry
+
+EXPERIMENT = "registry-ops/applies"
+REPORT_FORMAT = 1
+PREFIX = "registry_ops."
+TAG_COMMIT = PREFIX + "commit"
+TAG_ACTOR = PREFIX + "actor"
+TAG_PLAN = PREFIX + "plan_digest"
+TAG_OUTCOME = PREFIX + "outcome"
+TAG_MODELS = PREFIX + "models"
+TAG_APPLIED_AT = PREFIX + "applied_at"
+MODEL_TAG_PREFIX = PREFIX + "model."
+PLAN_ARTIFACT = "plan.json"
+REPORT_ARTIFACT = "report.json"
+# MLflow 3 accepts 8,000 characters in a run tag value; older servers 5,000.
+MAX_TAG_VALUE = 5_000
+CORE_TAGS_PER_REQUEST = 90  # create_run carries the first model tags, log_batch the rest
+OUTCOMES = ("applied", "partial", "failed")
+TARGET_ACTIONS = ("set_alias", "delete_alias", "transition_stage")
+
+
+@dataclass(frozen=True)
+class LoggedApply:
+    """Where an apply was recorded."""
+
+    run_id: str
+    experiment_id: str
+    outcome: str
+
+
+def model_tag(model: str) -> str:
+    """The run tag key carrying ``model``'s summary (keys cannot hold every name)."""
+    return MODEL_TAG_PREFIX + hashlib.sha256(model.encode()).hexdigest()[:20]
+
+
+def model_filter(model: str) -> str:
+    """The ``search_runs`` filter for runs that changed ``model``."""
+    return f"tags.`{model_tag(model)}` LIKE '%'"
+
+
+def artifact_location(tracking_uri: str) -> str | None:
+    """Where a new apply-log experiment keeps its artifacts.
+
+    For a local ``sqlite:///`` store: ``mlruns/registry-ops-applies/`` next to
+    the database file, wherever apply runs from (MLflow's default would be the
+    current directory). For a server: None, the server decides.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    path = tracking_uri[len("sqlite:///") :].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return (Path(path).resolve().parent / "mlruns" / "registry-ops-applies").as_uri()
+
+
+# ---- what the apply did ---------------------------------------------------------------
+
+
+def _landed(outcome: ModelOutcome | None, change: Change) -> bool | None:
+    """Did ``change`` land? None when unknown (the registry went away mid-write)."""
+    if outcome is None:
+        return False
+    if any(c is change for c in outcome.landed):
+        return True
+    if outcome.failed is change:
+        return outcome.failed_landed
+    return False
+
+
+def model_status(plan: ModelPlan, outcome: ModelOutcome | None, refused: Sequence[str]) -> str:
+    """``applied``, ``partial``, ``failed``, ``refused``, ``not attempted`` or ``blocked``."""
+    if plan.blocked:
+        return "blocked"
+    landed = [_landed(outcome, c) for c in plan.changes]
+    if landed and all(x is True for x in landed):
+        return "applied"
+    if any(x is True for x in landed):
+        return "partial"
+    if outcome is not None and outcome.failed is not None:
+        return "failed"
+    if any(line.startswith(plan.model + ": ") for line in refused):
+        return "refused"
+    return "not attempted"
+
+
+def outcome_of(plan: Plan, result: ApplyResult) -> str | None:
+    """``applied``, ``partial`` or ``failed``; None when nothing is worth recording
+    (nothing landed and nothing failed: converged, blocked, or only refused)."""
+    outcomes = {o.plan.model: o for o in result.outcomes}
+    runnable = [m for m in plan.models if m.changes and not m.blocked]
+    landed = [_landed(outcomes.get(m.model), c) is not False for m in runnable for c in m.changes]
+    definitely = [_landed(outcomes.get(m.model), c) is True for m in runnable for c in m.changes]
+    if not any(landed) and result.error is None:
+        return None
+    if all(definitely) and result.error is None and not result.refused:
+        return "applied"
+    return "partial" if any(landed) else "failed"
+
+
+def reason_of(change: Change, drift: bool) -> str:
+    """Why a change was made, for people: see the module docstring."""
+    if change.rollback:
+        return "rollback"
+    if change.overridden:
+        return "override"
+    if drift or change.reason == "prune":
+        return "drift"
+    return change.reason
+
+
+def _held(version: ObservedVersion) -> dict[str, str]:
+    held = record(version).get("held")
+    return {k: v for k, v in held.items() if isinstance(v, str)} if isinstance(held, dict) else {}
+
+
+def reverts_drift(change: Change, versions: dict[int, ObservedVersion], applied_at: str) -> bool:
+    """Whether ``change`` displaces a holder no earlier apply put there.
+
+    Read after the apply: this apply's own stamps carry ``applied_at`` and are
+    left out, so the records say what earlier applies did. A model no apply
+    ever stamped is being adopted, not reverted.
+    """
+    target, holder = change.target, change.from_version
+    if change.reason != "manifest" or target is None or holder is None:
+        return False
+    if change.action not in ("set_alias", "transition_stage") or holder == change.version:
+        return False
+    earlier = {
+        n: {t: s for t, s in _held(v).items() if s < applied_at} for n, v in versions.items()
+    }
+    if not any(earlier.values()):
+        return False  # adoption: registry-ops never wrote this model before
+    since = earlier.get(holder, {}).get(target)
+    if since is None:
+        return True
+    others = [h.get(target, "") for n, h in earlier.items() if n != holder]
+    return since < max(others, default="")
+
+
+def _change_entry(
+    change: Change, landed: bool | None, drift: bool, prov: Provenance
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "model": change.model,
+        "action": change.action,
+        "target": change.target,
+        "previous": change.from_version,
+        "new": change.version,
+        "actor": prov.actor,
+        "reason": reason_of(change, drift),
+        "plan_reason": change.reason,
+        "landed": landed,
+        "time": prov.applied_at,
+    }
+    if change.from_stage is not None:
+        entry["from_stage"] = change.from_stage
+    if change.key is not None:
+        entry["key"] = change.key
+    if change.overridden and change.override:
+        entry["override"] = {k: change.override.get(k) for k in ("reason", "expires", "author")}
+    if change.rollback:
+        entry["rollback"] = change.rollback
+    return entry
+
+
+def build_report(
+    plan: Plan,
+    result: ApplyResult,
+    prov: Provenance,
+    drift: set[tuple[str, int]],
+    outcome: str,
+) -> dict[str, Any]:
+    """The ``report.json`` of a recorded apply. ``drift`` holds ``(model, change
+    index)`` of the changes that revert drift."""
+    outcomes = {o.plan.model: o for o in result.outcomes}
+    models = []
+    for model_plan in plan.models:
+        if not model_plan.changes:
+            continue
+        mine = outcomes.get(model_plan.model)
+        models.append(
+            {
+                "model": model_plan.model,
+                "manifest": model_plan.manifest,
+                "status": model_status(model_plan, mine, result.refused),
+                "error": redact(mine.error) if mine and mine.error else None,
+                "changes": [
+                    _change_entry(c, _landed(mine, c), (model_plan.model, i) in drift, prov)
+                    for i, c in enumerate(model_plan.changes)
+                ],
+            }
+        )
+    return {
+        "format_version": REPORT_FORMAT,
+        "outcome": outcome,
+        "applied_at": prov.applied_at,
+        "recorded_at": now_iso(),
+        "actor": prov.actor,
+        "commit": prov.commit_label,
+        "plan_digest": prov.plan,
+        "error": redact(result.error) if result.error else None,
+        "refused": [redact(line) for line in result.refused],
+        "models": models,
+    }
+
+
+def summary_tag(model: dict[str, Any]) -> str:
+    """The compact JSON a model's run tag carries: its status and its alias and
+    stage changes (tag and description changes counted), cut to fit a tag value
+    (promotions kept first; ``more`` counts what only ``report.json`` has)."""
+    moves = [
+        {
+            k: v
+            for k, v in (
+                ("action", c["action"]),
+                ("target", c["target"]),
+                ("from", c["previous"]),
+                ("to", c["new"]),
+                ("from_stage", c.get("from_stage")),
+                ("reason", c["reason"]),
+                ("landed", c["landed"]),
+            )
+            if v is not None or k == "landed"
+        }
+        for c in model["changes"]
+        if c["action"] in TARGET_ACTIONS
+    ]
+    other = len(model["changes"]) - len(moves)
+    moves.sort(key=lambda m: str(m.get("target", "")).startswith("stage:Archived"))
+    data: dict[str, Any] = {"status": model["status"], "changes": moves, "other": other}
+    text = json.dumps(data, separators=(",", ":"))
+    while len(text) > MAX_TAG_VALUE and data["changes"]:
+        data["changes"] = data["changes"][:-1]
+        data["more"] = data.get("more", 0) + 1
+        text = json.dumps(data, separators=(",", ":"))
+    return text
+
+
+def _note(report: dict[str, Any]) -> str:
+    """A Markdown description of the run for the MLflow UI (cut to fit a tag)."""
+    lines = [f"registry-ops apply: **{report['outcome']}** by {report['actor']} "
+             f"from `{report['commit'][:12]}`", ""]  # fmt: skip
+    for model in report["models"]:
+        lines.append(f"- {model['model']}: {model['status']}")
+        for c in model["changes"]:
+            if c["action"] in TARGET_ACTIONS:
+                mark = {True: "", False: " (not landed)", None: " (unknown)"}[c["landed"]]
+                lines.append(
+                    f"  - {c['target']}: {_v(c['previous'])} -> {_v(c['new'])} "
+                    f"[{c['reason']}]{mark}"
+                )
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_TAG_VALUE else text[: MAX_TAG_VALUE - 20] + "\n- ..."
+
+
+def _v(version: int | None) -> str:
+    return "-" if version is None else f"v{version}"
+
+
+def _millis(iso: str) -> int | None:
+    try:
+        return int(datetime.fromisoformat(iso).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def _drift(plan: Plan, prov: Provenance, registry: Registry) -> set[tuple[str, int]]:
+    """``(model, change index)`` of changes that revert drift: one version search."""
+    suspects = [
+        (m.model, i, c)
+        for m in plan.models
+        if not m.blocked
+        for i, c in enumerate(m.changes)
+        if c.reason == "manifest" and c.from_version is not None and c.target is not None
+    ]
+    if not suspects:
+        return set()
+    versions = registry.read_versions(sorted({model for model, _, _ in suspects}))
+    return {
+        (model, i)
+        for model, i, c in suspects
+        if reverts_drift(c, versions.get(model, {}), prov.applied_at)
+    }
+
+
+def record_apply(
+    plan: Plan, result: ApplyResult, prov: Provenance, registry: Registry
+) -> LoggedApply | None:
+    """Record the apply as a run of the apply log; None when there is nothing to record.
+
+    Raises RegistryError when the log cannot be written (the apply itself stands).
+    """
+    outcome = outcome_of(plan, result)
+    if outcome is None:
+        return None
+    if result.error is not None:
+        registry.probe()  # the registry may have gone away: fail fast, not after retries
+    report = build_report(plan, result, prov, _drift(plan, prov, registry), outcome)
+    recorded = [m for m in report["models"] if m["status"] not in ("blocked",)]
+    names = [m["model"] for m in recorded]
+    shown = ",".join(names)
+    if len(shown) > MAX_TAG_VALUE:
+        shown = shown[: MAX_TAG_VALUE - 30] + f",... ({len(names)} models)"
+    tags = {
+        TAG_COMMIT: prov.commit_label,
+        TAG_ACTOR: prov.actor,
+        TAG_PLAN: prov.plan,
+        TAG_OUTCOME: outcome,
+        TAG_MODELS: shown,
+        TAG_APPLIED_AT: prov.applied_at,
+        "mlflow.user": prov.actor,
+        "mlflow.source.git.commit": prov.commit or "",
+        "mlflow.note.content": _note(report),
+    }
+    model_tags = {model_tag(m["model"]): summary_tag(m) for m in recorded}
+    first = dict(list(model_tags.items())[:CORE_TAGS_PER_REQUEST])
+    rest = dict(list(model_tags.items())[CORE_TAGS_PER_REQUEST:])
+    experiment = registry.experiment_id(
+        EXPERIMENT, create=True, artifact_location=artifact_location(registry.uris["tracking_uri"])
+    )
+    assert experiment is not None
+    run_name = f"apply {prov.commit_label[:12]} {outcome}"
+    run_id = registry.start_run(experiment, run_name, {**tags, **first}, _millis(prov.applied_at))
+    landed = sum(1 for m in report["models"] for c in m["changes"] if c["landed"])
+    params = {
+        "commit": prov.commit_label,
+        "plan_digest": prov.plan,
+        "models": str(len(names)),
+        "changes": str(sum(len(m["changes"]) for m in recorded)),
+        "landed": str(landed),
+    }
+    registry.log_run_data(run_id, params, rest)
+    registry.log_json_artifacts(run_id, {PLAN_ARTIFACT: plan.to_dict(), REPORT_ARTIFACT: report})
+    registry.end_run(run_id, "FINISHED" if outcome == "applied" else "FAILED")
+    return LoggedApply(run_id, experiment, outcome)
+
+
+# ---- reading it back ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppliedMove:
+    """One alias or stage change of one model in one recorded apply."""
+
+    action: str
+    target: str | None
+    previous: int | None
+    new: int | None
+    reason: str
+    landed: bool | None
+    from_stage: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "action": self.action,
+            "target": self.target,
+            "previous": self.previous,
+            "new": self.new,
+            "from_stage": self.from_stage,
+            "reason": self.reason,
+            "landed": self.landed,
+        }
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """One recorded apply, as far as one model is concerned."""
+
+    run_id: str
+    applied_at: str
+    recorded_ms: int
+    actor: str
+    commit: str
+    plan_digest: str
+    outcome: str
+    model_status: str
+    moves: tuple[AppliedMove, ...]
+    other_changes: int
+    truncated: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "run_id": self.run_id,
+            "applied_at": self.applied_at,
+            "actor": self.actor,
+            "commit": self.commit,
+            "plan_digest": self.plan_digest,
+            "outcome": self.outcome,
+            "model_status": self.model_status,
+            "changes": [m.to_dict() for m in self.moves],
+            "other_changes": self.other_changes,
+            "not_in_tag": self.truncated,
+        }
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_run(run: dict[str, Any], model: str) -> LoggedRun | None:
+    """A run of the apply log, seen from ``model`` (None when it does not name it
+    or its summary is unreadable)."""
+    tags: dict[str, str] = run.get("tags", {})
+    raw = tags.get(model_tag(model))
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    moves = tuple(
+        AppliedMove(
+            action=str(m.get("action", "")),
+            target=m.get("target"),
+            previous=_int(m.get("from")),
+            new=_int(m.get("to")),
+            reason=str(m.get("reason", "")),
+            landed=m.get("landed"),
+            from_stage=m.get("from_stage"),
+        )
+        for m in data.get("changes", [])
+        if isinstance(m, dict)
+    )
+    start = int(run.get("start_time") or 0)
+    applied_at = tags.get(TAG_APPLIED_AT) or datetime.fromtimestamp(start / 1000, UTC).isoformat(
+        timespec="microseconds"
+    )
+    return LoggedRun(
+        run_id=str(run.get("run_id", "")),
+        applied_at=applied_at,
+        recorded_ms=int(run.get("end_time") or start),
+        actor=tags.get(TAG_ACTOR, "unknown"),
+        commit=tags.get(TAG_COMMIT, "unknown"),
+        plan_digest=tags.get(TAG_PLAN, ""),
+        outcome=tags.get(TAG_OUTCOME, ""),
+        model_status=str(data.get("status", "")),
+        moves=moves,
+        other_changes=int(data.get("other", 0) or 0),
+        truncated=int(data.get("more", 0) or 0),
+    )
+
+
+def read_log(registry: Registry, model: str) -> list[LoggedRun]:
+    """Every recorded apply that changed ``model``, oldest first: the experiment
+    lookup and one tag-filtered search (a request per 1,000 runs)."""
+    experiment = registry.experiment_id(EXPERIMENT)
+    if experiment is None:
+        return []
+    runs = registry.search_log_runs(experiment, model_filter(model))
+    parsed = [parse_run(run, model) for run in runs]
+    return sorted((r for r in parsed if r is not None), key=lambda r: r.applied_at)
