@@ -414,8 +414,54 @@ def history(ctx: click.Context, model: str, at: str | None, fmt: str) -> int:
             raise click.BadParameter(str(exc), ctx=ctx, param_hint="'--at'") from None
     endpoint = _endpoint(ctx)
     found = history_mod.collect(endpoint.root, model, lambda: _connect(ctx, endpoint))
+    if at is not None:  # relative to the moment the registry was read ("now" is its state)
+        when = history_mod.parse_time(at, found.now)
     history_renderer(fmt)(found, sys.stdout, _color(ctx, sys.stdout), when)
     return EXIT_OK
+
+
+@cli.command()
+@global_options
+@click.argument("models", nargs=-1, metavar="[MODEL]...")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="json: the proposals (branch, model, target, versions, commit, gates) for a workflow.",
+)  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Find and report proposals; create no branch.")
+@click.pass_context
+def propose(ctx: click.Context, models: tuple[str, ...], fmt: str, dry_run: bool) -> int:
+    """Propose promotions: commit each manifest change that passes its gates on a new branch.
+
+    For every alias or stage that a policy gates, the newest READY version newer
+    than the one the manifest wants that passes the gates (run as plan runs
+    them) is written into the manifest, in place, on a new local branch
+    registry-ops/propose/MODEL/TARGET-vN made from HEAD, with the gate
+    evidence in the commit message. Your checkout is left as it is and nothing
+    is pushed. A proposal whose branch exists (locally or on a remote) is
+    reported as already proposed. Exits 0 whether or not anything was proposed.
+    """
+    import json
+
+    from registry_ops import propose as propose_mod
+    from registry_ops.reconcile import prepare
+
+    endpoint = _endpoint(ctx)
+    propose_mod.check_repository(endpoint.root)
+    desired, registry, observed = prepare(endpoint, models, lambda: _connect(ctx, endpoint))
+    _warn(desired)
+    outcome = propose_mod.propose(
+        desired, models, endpoint, registry, observed, _progress(), dry_run=dry_run
+    )
+    for warning in outcome.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if fmt == "json":
+        json.dump(outcome.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        propose_mod.render_text(outcome, sys.stdout)
+    for error in outcome.errors:
+        click.echo(f"error: {redact(error)}", err=True)
+    return EXIT_ERROR if outcome.errors else EXIT_OK
 
 
 @cli.command("force-unlock")
