@@ -147,7 +147,11 @@ def apply_plan(
             model = before.get(name)
             _release(registry, name, model.tags.get(LEASE_TAG) if model else None)
     if result.error is None and result.applied:
-        _verify_all(result.applied, registry, desired)
+        try:
+            _verify_all(result.applied, registry, desired)
+        except ApplyFailed as exc:  # the changes landed: report (and log) them, then fail
+            result.error = str(exc)
+            result.error_code = exc.exit_code
     return result
 
 
