@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The quickstart: train three tiny torch classifiers on two spirals, register
+# The quickstart: train four tiny torch classifiers on two spirals, register
 # them in an embedded sqlite MLflow, then validate, plan, apply and show status
-# against the manifests/ and policies/ in this repository.
+# against the manifests/ and policies/ in this repository. The policies score
+# each candidate live on data/spirals-holdout.csv (committed; written by
+# `python -m registry_ops.quickstart.holdout`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -22,8 +24,10 @@ registry-ops validate
 step registry-ops plan --out .quickstart/plan.json
 registry-ops plan --out .quickstart/plan.json
 
-# Exit code 3 is expected: spirals-experimental's promotion is blocked by a gate,
-# so apply changes every other model and leaves that one alone.
+# Exit code 3 is expected: spirals-experimental's promotion is blocked by its
+# gates (the live evaluation among them), so apply changes every other model and
+# leaves that one alone. The plan after it reads the evaluations from the
+# registry's cache (a tag on each version scored), so nothing is scored twice.
 step registry-ops apply --yes .quickstart/plan.json
 rc=0; registry-ops apply --yes .quickstart/plan.json || rc=$?
 [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || exit "$rc"

@@ -1,12 +1,15 @@
 """The Spark engine scores the quickstart's torch model exactly as the in-process engine does.
 
 Runs Spark in local mode (``local[2]``, no UI, bound to 127.0.0.1). Skipped,
-saying why, only when pyspark or Java is missing.
+saying why, only when pyspark or Java is missing. One JVM for the module: the
+CLI's evaluation reuses the active session (``getOrCreate``) and stops it when
+the plan ends; the other tests then get a new session on the same JVM.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -34,16 +37,16 @@ pytestmark = [
 ]
 
 METRICS = ["accuracy", "f1", "precision", "recall", "roc_auc"]
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def spirals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A small quickstart model registered in a sqlite store, and a spirals holdout CSV."""
     import mlflow.pytorch
-    import torch
-    from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient
 
+    from registry_ops.quickstart.__main__ import model_logging_kwargs
     from registry_ops.quickstart.spirals import make_spirals, train
 
     base = tmp_path_factory.mktemp("spark")
@@ -51,17 +54,9 @@ def spirals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # Mid-sized and briefly trained: accurate enough to be a real model, imperfect
     # enough that every metric has something to disagree about.
     result = train(16, 1, 300, 0, X[:1_000], y[:1_000], X[1_000:], y[1_000:])
-    example = X[:5]
-    with torch.no_grad():
-        signature = infer_signature(example, result.model(torch.from_numpy(example)).numpy())
     saved = base / "saved"
-    mlflow.pytorch.save_model(
-        result.model,
-        str(saved),
-        signature=signature,
-        input_example=example,
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-    )
+    # Logged as the quickstart logs its versions: signature, input example, pinned torch.
+    mlflow.pytorch.save_model(result.model, str(saved), **model_logging_kwargs(result.model, X[:5]))
     uri = f"sqlite:///{base / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
     experiment = client.create_experiment("spark", artifact_location=(base / "a").as_uri())
@@ -82,12 +77,22 @@ def spirals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
+def _spark_module() -> Iterator[None]:
+    """Stop whatever session is active when the module is done."""
+    yield
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+
+
+@pytest.fixture
+def spark(_spark_module: None) -> Any:
+    """The active local session, or a new one (on the module's JVM once it has started)."""
     from registry_ops.mlflow_adapter.models import local_spark_session
 
-    session = local_spark_session("local[2]")
-    yield session
-    session.stop()
+    return local_spark_session("local[2]")
 
 
 def test_spark_metrics_equal_the_in_process_engine(spirals: dict[str, Any], spark: Any) -> None:
@@ -137,3 +142,66 @@ def test_unloadable_model_is_a_clear_error(spark: Any, tmp_path: Path) -> None:
     frame = pd.DataFrame({"x": [0.0], "y": [1.0]})
     with pytest.raises(RegistryOpsError, match="cannot"):
         spark_predict(str(tmp_path / "no-model"), frame, spark=spark)
+
+
+# Every classifier metric, with bounds any real model passes: the test compares values.
+ALL_METRICS = (
+    "{accuracy: {min: 0.5}, f1: {min: 0}, precision: {min: 0}, recall: {min: 0}, roc_auc: {min: 0}}"  # noqa: E501
+)
+
+
+def test_cli_plan_with_the_spark_engine_equals_in_process(
+    spirals: dict[str, Any], cli: Any, tmp_path: Path, _spark_module: None
+) -> None:
+    """``plan --format json`` with ``engine: spark`` next to the same gate in-process."""
+    repo = tmp_path / "repo"
+    (repo / "manifests").mkdir(parents=True)
+    (repo / "policies").mkdir()
+    (repo / "data").mkdir()
+    # The holdout the shipped policies use, as committed.
+    shutil.copyfile(REPO / "data" / "spirals-holdout.csv", repo / "data" / "spirals-holdout.csv")
+    gate = (
+        "  - evaluate:\n      dataset: data/spirals-holdout.csv\n      targets: label\n"
+        f"      metrics: {ALL_METRICS}\n"
+    )
+    (repo / "policies" / "both.yaml").write_text(
+        "apiVersion: registry-ops/v1\nkind: GatePolicy\nname: both\ngates:\n"
+        + gate
+        + gate
+        + "      engine: spark\n"
+    )
+    (repo / "manifests" / "spirals.yaml").write_text(
+        "apiVersion: registry-ops/v1\nkind: ModelManifest\nmodel: spirals-classifier\n"
+        "aliases: {champion: 1}\ngates: {champion: both}\n"
+    )
+
+    def plan() -> dict[str, Any]:
+        result = cli("--tracking-uri", spirals["uri"], "-C", str(repo), "plan", "--format", "json")
+        assert result.code == 0, result.err
+        [model] = json.loads(result.out)["models"]
+        [change] = [c for c in model["changes"] if c.get("alias") == "champion"]
+        assert change["blocked"] is False, change["gates"]
+        return change
+
+    def by_engine(change: dict[str, Any]) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for result in change["gates"]:
+            if result["name"].startswith("latency"):
+                continue
+            metric = result["name"].split(" ", 1)[0]
+            out.setdefault(result["evidence"]["engine"], {})[metric] = result["observed"]
+        return out
+
+    first = plan()
+    scores = by_engine(first)
+    assert set(scores) == {"spark", "in-process"}
+    assert set(scores["spark"]) == set(scores["in-process"]) == set(METRICS)
+    assert 0.6 < scores["in-process"]["accuracy"] < 1.0
+    for name in METRICS:
+        assert scores["spark"][name] == pytest.approx(scores["in-process"][name], rel=1e-9), name
+    assert all(g["evidence"]["rows"] == 500 and not g["evidence"]["cached"] for g in first["gates"])
+
+    # Both results are now cached on the version (tags keyed by engine): no second Spark job.
+    again = plan()
+    assert by_engine(again) == scores
+    assert all(g["evidence"]["cached"] for g in again["gates"])

@@ -7,6 +7,11 @@ refer to:
 * ``spirals-classifier`` v1 (tiny, fails the gates), v2 (medium) and v3 (larger, best);
 * ``spirals-experimental`` v1 (under-trained, below the staging accuracy floor).
 
+Every version is logged with a signature and an input example (see
+:func:`model_logging_kwargs`), so the shipped policies' ``signature``, ``loadable`` and
+``evaluate`` gates (on ``data/spirals-holdout.csv``, see
+:mod:`registry_ops.quickstart.holdout`) have something to check.
+
 The tracking/registry store comes from ``MLFLOW_TRACKING_URI`` (required). Artifacts go
 to ``--artifacts`` (default ``.quickstart/artifacts``), never to ``./mlruns``.
 """
@@ -25,14 +30,18 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # MLflow reads this when it is first imported, so it must be set before any mlflow import;
 # the quickstart must not phone home. All mlflow imports below are therefore function-local.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     from mlflow import MlflowClient
+
+    from registry_ops.quickstart.spirals import SpiralNet
 
 EXPERIMENT_NAME = "registry-ops-quickstart"
 DEFAULT_ARTIFACTS_DIR = ".quickstart/artifacts"
@@ -181,6 +190,24 @@ def _pip_requirements() -> list[str]:
     return [f"torch=={torch.__version__.split('+')[0]}"]
 
 
+def model_logging_kwargs(model: SpiralNet, example: npt.NDArray[np.float32]) -> dict[str, Any]:
+    """What every quickstart version is logged with, for ``mlflow.pytorch.log_model`` (or
+    ``save_model``): a signature inferred from ``example`` and the model's output on it, the
+    example itself (so a ``loadable`` gate has something to predict on), and pinned pip
+    requirements. Tests log their models through this too, so they match the quickstart's.
+    """
+    import torch
+    from mlflow.models import infer_signature
+
+    with torch.no_grad():
+        predictions = model(torch.from_numpy(example)).numpy()
+    return {
+        "signature": infer_signature(example, predictions),
+        "input_example": example,
+        "pip_requirements": _pip_requirements(),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Train and register the quickstart model versions; return the exit code."""
     tracking_uri, artifacts_dir = _parse_args(argv)
@@ -188,9 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import mlflow
     import mlflow.pytorch
-    import torch
     from mlflow import MlflowClient
-    from mlflow.models import infer_signature
 
     from registry_ops.quickstart.spirals import make_spirals, train
 
@@ -216,7 +241,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     X_train, y_train = features[:N_TRAIN], labels[:N_TRAIN]
     X_val, y_val = features[N_TRAIN:], labels[N_TRAIN:]
     example = X_val[:5]
-    pip_requirements = _pip_requirements()
 
     for spec in VERSIONS:
         t0 = time.perf_counter()
@@ -224,8 +248,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             spec.hidden, spec.depth, spec.epochs, MODEL_SEED, X_train, y_train, X_val, y_val
         )
         train_seconds = time.perf_counter() - t0
-        with torch.no_grad():
-            predictions = result.model(torch.from_numpy(example)).numpy()
         # Chatter filter outermost: ending the run is what prints the run URLs.
         with _without_mlflow_chatter(), mlflow.start_run(run_name=spec.run_name):
             mlflow.log_params(
@@ -246,10 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             info = mlflow.pytorch.log_model(
                 result.model,
                 name="model",
-                signature=infer_signature(example, predictions),
-                input_example=example,
                 registered_model_name=spec.model,
-                pip_requirements=pip_requirements,
+                **model_logging_kwargs(result.model, example),
             )
         print(
             f"{spec.model} v{info.registered_model_version}: "
