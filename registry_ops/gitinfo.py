@@ -36,15 +36,23 @@ class GitInfo:
         }
 
 
-def describe(root: str | Path) -> GitInfo | None:
-    """Git facts for the repository containing ``root``; None outside a repository."""
+def _open(root: str | Path) -> Any:
+    """The repository containing ``root`` (a context manager), or None outside one or
+    without a git executable (gitpython then refuses to import)."""
     try:
         import git
-    except ImportError:  # git executable missing: gitpython refuses to import
+    except ImportError:
         return None
     try:
-        repo = git.Repo(root, search_parent_directories=True)
+        return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def describe(root: str | Path) -> GitInfo | None:
+    """Git facts for the repository containing ``root``; None outside a repository."""
+    repo = _open(root)
+    if repo is None:
         return None
     with repo:
         try:
@@ -70,17 +78,14 @@ def changed_since(root: str | Path, ref: str) -> list[str] | None:
 
     Raises ValueError naming ``ref`` when git does not know it.
     """
-    try:
-        import git
-    except ImportError:
-        return None
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    repo = _open(root)
+    if repo is None:
         return None
     with repo:
         base = Path(repo.working_tree_dir or ".").resolve()
         here = Path(root).resolve()
+        import git  # present: _open found a repository
+
         try:
             repo.commit(ref)
         except (git.BadName, ValueError, git.GitCommandError) as exc:
@@ -110,15 +115,12 @@ def unchanged_since(root: str | Path, commit: str, relpaths: list[str]) -> bool 
 def line_author(root: str | Path, relpath: str, line: int) -> str | None:
     """Who last changed ``line`` of ``relpath`` (relative to ``root``), from git blame;
     None outside git or for a line not committed yet."""
-    try:
-        import git
-    except ImportError:
-        return None
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    repo = _open(root)
+    if repo is None:
         return None
     with repo:
+        import git  # present: _open found a repository
+
         path = Path(root, relpath).resolve()
         try:
             inside = path.relative_to(Path(repo.working_tree_dir or ".").resolve())
@@ -128,7 +130,7 @@ def line_author(root: str | Path, relpath: str, line: int) -> str | None:
         except (git.GitCommandError, ValueError):
             return None
         for entry in blamed or []:
-            author = entry[0].author  # type: ignore[union-attr]
+            author = entry[0].author
             return f"{author.name} <{author.email}>"
     return None
 
@@ -163,13 +165,8 @@ class FileRevision:
 def repo_relative(root: str | Path, relpath: str) -> tuple[Path, str] | None:
     """The repository's top directory and ``relpath`` (relative to ``root``) relative
     to it; None outside a repository."""
-    try:
-        import git
-    except ImportError:
-        return None
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    repo = _open(root)
+    if repo is None:
         return None
     with repo:
         top = Path(repo.working_tree_dir or ".").resolve()
@@ -426,14 +423,10 @@ def commit_on_new_branch(
 
 def _repository(root: str | Path) -> Any:
     """The repository containing ``root`` (a context manager); ValueError outside one."""
-    try:
-        import git
-    except ImportError as exc:  # no git executable: gitpython refuses to import
-        raise ValueError(f"git is not available: {exc}") from None
-    try:
-        return git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise ValueError(f"{Path(root).resolve()} is not in a git repository") from None
+    repo = _open(root)
+    if repo is None:
+        raise ValueError(f"{Path(root).resolve()} is not in a git repository (or git is missing)")
+    return repo
 
 
 def _head_commit(repo: Any) -> Any:
