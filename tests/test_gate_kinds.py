@@ -309,3 +309,59 @@ def test_no_gate_runs_for_a_version_that_already_holds_the_target(cli, backend, 
     workspace.policy("prod", "    - metric: acc\n      min: 0.9\n")
     workspace.manifest(clf, "aliases: {champion: 1}\ngates: {champion: prod}\n")
     assert cli(*backend.args(workspace.root, "plan", "--detailed-exitcode")).code == 0
+
+
+@only(SQLITE)
+def test_a_holder_that_stays_in_a_multi_version_stage_is_the_baseline(cli, backend, workspace):  # type: ignore[no-untyped-def]
+    clf = backend.name("clf")
+    backend.seeder.version(clf, val_accuracy=0.95)
+    backend.seeder.version(clf, val_accuracy=0.90)
+    workspace.manifest(clf, "stages: {Production: 1}\n")
+    assert cli(*backend.args(workspace.root, "apply", "--yes")).code == 0
+    workspace.policy("better", RELATIVE)
+    workspace.manifest(clf, "stages: {Production: [1, 2]}\ngates: {Production: better}\n")
+    data = plan_json(cli, backend, workspace)
+    change = data["models"][0]["changes"][0]
+    assert (change["stage"], change["version"], change["from_version"]) == ("Production", 2, None)
+    gate = change["gates"][0]
+    assert (gate["observed"], gate["holder"]) == (0.90, 0.95) and change["blocked"] is True
+
+
+def test_a_policy_with_every_kind_of_mistake(cli, workspace):  # type: ignore[no-untyped-def]
+    workspace.manifest("clf", "aliases: {champion: 1}\ngates: {champion: bad}\n")
+    workspace.write(
+        "policies/bad.yaml",
+        """\
+        apiVersion: registry-ops/v1
+        kind: GatePolicy
+        name: bad
+        allow_rollback: sometimes
+        gates:
+          - metric: acc
+            min: .nan
+          - metric: acc
+            min: 0.9
+            max: 0.5
+          - metric: acc
+            min_absolute_change: 0.1
+          - colour: blue
+          - signature: optional
+          - loadable: yes please
+          - evaluate:
+              dataset: ../../secrets.csv
+              targets: label
+              metrics: {accuracy: {min: .inf}, bogus: {min: 1}}
+          - requires_previous: 7
+          - max_age_days: -3
+        """,
+    )
+    result = cli("-C", str(workspace.root), "validate")
+    assert result.code == 1 and "Traceback" not in result.err
+    where = [line.split(": ", 1)[0].rsplit("bad.yaml:", 1)[-1] for line in result.err.splitlines()
+             if "bad.yaml:" in line]  # fmt: skip
+    assert len(where) >= 10, result.err  # every mistake, each with its line
+    for expected in ("$.allow_rollback", "$.gates[0].min", "$.gates[1].min", "$.gates[2]",
+                     "$.gates[3]", "$.gates[4].signature", "$.gates[5].loadable",
+                     "$.gates[6].evaluate.dataset", "$.gates[6].evaluate.metrics",
+                     "$.gates[7].requires_previous", "$.gates[8].max_age_days"):  # fmt: skip
+        assert expected in result.err, (expected, result.err)

@@ -200,9 +200,14 @@ def evaluate(
 def _pair(
     change: Change, model: ObservedModel
 ) -> tuple[ObservedVersion | None, ObservedVersion | None]:
-    """The candidate and the version it displaces (the baseline of relative gates)."""
+    """The candidate and its baseline: the version it displaces, or, when it joins a
+    stage that keeps its holders, the newest of them (a multi-version stage's holder
+    is a baseline too)."""
     version = model.versions.get(change.version) if change.version is not None else None
     holder = model.versions.get(change.from_version) if change.from_version else None
+    if holder is None and change.stage is not None:
+        others = [v for v in model.stage_holders(change.stage) if v != change.version]
+        holder = model.versions[others[-1]] if others else None
     return version, holder
 
 
