@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 # Fail fast if a test ever points at a dead server.
+# Applies in tests rarely race; the racing tests set the shipped 1 s settle delay
+# for their processes themselves (tests/test_lease.py).
+os.environ.setdefault("REGISTRY_OPS_LEASE_SETTLE", "0.1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 
