@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -99,7 +100,9 @@ class RegistryEvidence:
             from registry_ops.mlflow_adapter.models import local_spark_session, spark_evaluate
 
             if self._spark is None:
-                self._spark = local_spark_session()
+                # A cluster's master URL (spark://, yarn, k8s://...) or a local session.
+                master = os.environ.get("REGISTRY_OPS_SPARK_MASTER", "local[2]")
+                self._spark = local_spark_session(master=master)
             result = spark_evaluate(
                 uri, holdout, spark=self._spark, metrics=names, task=task,
                 progress=self._note, model=label, **self.registry.uris,

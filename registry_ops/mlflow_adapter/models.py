@@ -426,7 +426,9 @@ def local_spark_session(master: str = "local[2]", app_name: str = "registry-ops"
         raise EvaluationError("the Spark engine needs Java 17 or later (JAVA_HOME or java on PATH)")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    local = master.startswith("local")
+    if local:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Only errors from the JVM: its default log4j profile prints start-up
     # chatter at WARN before setLogLevel can run.
     log4j = Path(tempfile.gettempdir()) / "registry-ops-spark-log4j2.properties"
@@ -441,18 +443,21 @@ def local_spark_session(master: str = "local[2]", app_name: str = "registry-ops"
         encoding="utf-8",
     )
     with _translated("cannot start Spark", EvaluationError), _pyspark_warnings():
-        spark = (
+        builder = (
             SparkSession.builder.master(master)
             .appName(app_name)
             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j.as_uri()}")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.sql.shuffle.partitions", "2")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .getOrCreate()
         )
+        if local:  # a cluster's executors must reach the driver: bind loopback only locally
+            builder = (
+                builder.config("spark.driver.bindAddress", "127.0.0.1")
+                .config("spark.driver.host", "127.0.0.1")
+                .config("spark.sql.shuffle.partitions", "2")
+            )
+        spark = builder.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
     return spark
 
