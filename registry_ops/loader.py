@@ -670,47 +670,25 @@ def _check_policy(doc: YamlDoc) -> list[Found]:
     for index, gate in enumerate(gates if isinstance(gates, list) else ()):
         if not isinstance(gate, dict):
             continue
-        for key, value in gate.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                path = normalize(("gates", index, key))
-                scalar = doc.scalars.get(path)
-                written = scalar.source if scalar else show(value)
-                message = (
-                    f"expected a finite number, got {written}: a NaN or infinite threshold "
-                    "would let every candidate through"
-                )
-                found.append((doc.mark(path), json_path(path), message))
-        low, high = gate.get("min"), gate.get("max")
-        if _number(low) and _number(high) and low > high:
-            path = ("gates", index, "min")
-            message = f"min {low} is greater than max {high}: no value can pass this gate"
-            found.append((doc.mark(path), json_path(path), message))
-        found += _check_evaluate(doc, index, gate.get("evaluate"))
+        found += _check_bounds(doc, ("gates", index), gate)
+        spec = gate.get("evaluate")
+        if isinstance(spec, dict):
+            base = ("gates", index, "evaluate")
+            found += _check_bounds(doc, base, {"latency_p95_ms": spec.get("latency_p95_ms")})
+            metrics = spec.get("metrics")
+            for name, bounds in metrics.items() if isinstance(metrics, dict) else ():
+                if isinstance(bounds, dict):
+                    found += _check_bounds(doc, (*base, "metrics", name), bounds)
+            found += _check_dataset(doc, base, spec.get("dataset"))
     return found
 
 
-def _check_evaluate(doc: YamlDoc, index: int, spec: Any) -> list[Found]:
-    """The same rules for an ``evaluate:`` gate's thresholds, and its dataset path."""
+def _check_bounds(doc: YamlDoc, base: tuple[Any, ...], bounds: dict[str, Any]) -> list[Found]:
+    """Finite numbers, and min <= max, in one mapping of thresholds."""
     found: list[Found] = []
-    if not isinstance(spec, dict):
-        return found
-    nested: list[tuple[tuple[Any, ...], Any]] = [
-        (("gates", index, "evaluate", "latency_p95_ms"), spec.get("latency_p95_ms"))
-    ]
-    metrics = spec.get("metrics")
-    for name, bounds in metrics.items() if isinstance(metrics, dict) else ():
-        if not isinstance(bounds, dict):
-            continue
-        base = ("gates", index, "evaluate", "metrics", name)
-        nested += [((*base, key), value) for key, value in bounds.items()]
-        low, high = bounds.get("min"), bounds.get("max")
-        if _number(low) and _number(high) and low > high:
-            path = normalize((*base, "min"))
-            message = f"min {low} is greater than max {high}: no value can pass this gate"
-            found.append((doc.mark(path), json_path(path), message))
-    for raw_path, value in nested:
+    for key, value in bounds.items():
         if isinstance(value, float) and not math.isfinite(value):
-            path = normalize(raw_path)
+            path = normalize((*base, key))
             scalar = doc.scalars.get(path)
             written = scalar.source if scalar else show(value)
             message = (
@@ -718,17 +696,26 @@ def _check_evaluate(doc: YamlDoc, index: int, spec: Any) -> list[Found]:
                 "would let every candidate through"
             )
             found.append((doc.mark(path), json_path(path), message))
-    dataset = spec.get("dataset")
-    if isinstance(dataset, str) and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", dataset):
-        parts = Path(dataset).parts
-        if Path(dataset).is_absolute() or ".." in parts:
-            path = normalize(("gates", index, "evaluate", "dataset"))
-            message = (
-                f"dataset {dataset!r} escapes the repository: give a path inside it "
-                "(relative to the root) or an MLflow artifact URI"
-            )
-            found.append((doc.mark(path), json_path(path), message))
+    low, high = bounds.get("min"), bounds.get("max")
+    if _number(low) and _number(high) and low > high:
+        path = normalize((*base, "min"))
+        message = f"min {low} is greater than max {high}: no value can pass this gate"
+        found.append((doc.mark(path), json_path(path), message))
     return found
+
+
+def _check_dataset(doc: YamlDoc, base: tuple[Any, ...], dataset: Any) -> list[Found]:
+    """A holdout path must stay inside the repository (URIs are the downloader's)."""
+    if not isinstance(dataset, str) or re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", dataset):
+        return []
+    if not (Path(dataset).is_absolute() or ".." in Path(dataset).parts):
+        return []
+    path = normalize((*base, "dataset"))
+    message = (
+        f"dataset {dataset!r} escapes the repository: give a path inside it "
+        "(relative to the root) or an MLflow artifact URI"
+    )
+    return [(doc.mark(path), json_path(path), message)]
 
 
 def _check_overrides(manifest: ModelManifest, out: _Collector, today: date) -> list[str]:
