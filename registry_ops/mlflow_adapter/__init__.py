@@ -155,6 +155,14 @@ def _quote(value: str) -> str:
     return "'" + value + "'"
 
 
+def _in_filters(field: str, values: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
+    """``field IN (...)`` filters over ``values``, in chunks well below the size at
+    which MLflow's filter parser breaks (~5,000 values)."""
+    for start in range(0, len(values), RUN_ID_CHUNK):
+        chunk = values[start : start + RUN_ID_CHUNK]
+        yield f"{field} IN ({', '.join(map(_quote, chunk))})", chunk
+
+
 def _observed_model(rm: Any) -> ObservedModel:
     return ObservedModel(
         name=rm.name,
@@ -383,9 +391,7 @@ class Registry:
             from mlflow.entities import ViewType
 
             experiments = self._experiments()
-            for start in range(0, len(ids), RUN_ID_CHUNK):
-                chunk = ids[start : start + RUN_ID_CHUNK]
-                flt = f"attributes.run_id IN ({', '.join(map(_quote, chunk))})"
+            for flt, chunk in _in_filters("attributes.run_id", ids):
                 for run in self._pages(
                     self.client.search_runs,
                     experiment_ids=experiments,
@@ -661,9 +667,7 @@ class Registry:
         plain = [n for n in wanted if not any(q in n for q in "'\"\\")]
         out: dict[str, dict[int, ObservedVersion]] = {n: {} for n in wanted}
         with _calling("reading model versions"):
-            for start in range(0, len(plain), RUN_ID_CHUNK):
-                chunk = plain[start : start + RUN_ID_CHUNK]
-                flt = f"name IN ({', '.join(map(_quote, chunk))})"
+            for flt, _ in _in_filters("name", plain):
                 for mv in self._pages(
                     self._writer.search_model_versions,
                     filter_string=flt,
