@@ -40,7 +40,6 @@ WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 ACTION = REPO / ".github" / "actions" / "registry-ops" / "action.yml"
 TOOLS = REPO / ".tools"
 ACTIONLINT = TOOLS / "node_modules" / "@tktco" / "node-actionlint"
-ACTIONLINT_VERSION = "1.6.0"
 PINNED = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+(\.\d+)*\s*$")
 BIN = Path(sys.executable).parent
 
