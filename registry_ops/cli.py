@@ -203,6 +203,7 @@ def plan(
     from registry_ops.render import renderer
 
     endpoint = _endpoint(ctx)
+
     def load(root: Path) -> Desired:
         return _load_annotated(root, "github" if fmt == "github" else None)
 

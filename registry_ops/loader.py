@@ -749,7 +749,7 @@ def _check_overrides(manifest: ModelManifest, out: _Collector, today: date) -> l
                 override.location,
                 at + ".reason",
                 f"override reason {reason!r} is not a reason: write a sentence a reviewer "
-                "can check, e.g. \"INC-4711: v7 restores the fallback path; full eval to follow\"",
+                'can check, e.g. "INC-4711: v7 restores the fallback path; full eval to follow"',
             )
         left = (override.expires - today).days
         where = _at(override.location)
