@@ -164,10 +164,13 @@ def test_least_privilege_and_telemetry_off(path: Path) -> None:
     assert "pull_request_target" not in workflow["on"]
     assert workflow["env"]["MLFLOW_DISABLE_TELEMETRY"] == "true"
     allowed = {"contents", "pull-requests", "issues"}
+    if path.name == "apply.yml":  # reads the plan artifact the pull request reviewed
+        allowed.add("actions")
     for name, job in workflow["jobs"].items():
         perms = job.get("permissions")
         assert isinstance(perms, dict), f"{name}: no per-job permissions"
         assert set(perms) <= allowed and set(perms.values()) <= {"read", "write"}
+        assert perms.get("actions", "read") == "read"
         if path.name in ("ci.yml", "apply.yml", "drift.yml", "plan.yml"):
             assert perms["contents"] == "read", f"{name} does not push"
 
@@ -589,6 +592,8 @@ def test_apply_then_drift_workflows_run_locally(
 
     (root / "manifests" / "weak.yaml").unlink()  # leave only the promotion that passes
     apply = runner(root, tmp_path, secrets, {}).run(".github/workflows/apply.yml", "apply")
+    # no pull request to look up here: the fresh plan is the one applied
+    assert apply.named("Find the reviewed plan").outcome == "success"
     assert apply.step("apply").outcome == "success", apply.step("apply").stderr
     assert apply.step("apply").outputs["exit-code"] == "0"
     collected = root / "registry-ops-apply"
