@@ -151,7 +151,8 @@ def make_plan(
     if observed is None:
         observed = registry.read_state(chosen)
     else:
-        observed = Observed({n: m for n, m in observed.models.items() if n in set(chosen)})
+        wanted = set(chosen)
+        observed = Observed({n: m for n, m in observed.models.items() if n in wanted})
     model_plans = plan_models([desired.manifests[n] for n in chosen], observed)
     label_drift(model_plans, desired, observed, endpoint.root)
     evidence = RegistryEvidence(registry, progress)
