@@ -126,10 +126,17 @@ def prepare(
         registry = connect()
         return registry, registry.read_state(None)
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(read)
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(read)
+    try:
         desired = read_manifests(endpoint.root)  # its errors win over a registry error
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # report now; the read is moot
+        raise
+    try:
         registry, observed = future.result()
+    finally:
+        pool.shutdown()
     return desired, registry, observed
 
 
