@@ -293,3 +293,21 @@ def test_a_long_alias_is_stamped(backend, workspace, cli):  # type: ignore[no-un
     record = json.loads(backend.client.get_model_version(clf, "1").tags[PROVENANCE_TAG])
     assert f"alias:{alias}" in record["held"]
     assert cli(*backend.args(workspace.root, "plan", "--detailed-exitcode")).code == 0
+
+
+@only(SQLITE)
+def test_a_large_repository_reads_the_registry_while_its_manifests_load(  # type: ignore[no-untyped-def]
+    backend, workspace, cli
+):
+    """Above ten manifests the whole registry is read in the background: same plan,
+    and a manifest error still wins over anything the registry would say."""
+    names = [backend.name(f"big{i:02d}") for i in range(12)]
+    for i, model in enumerate(names):
+        backend.seeder.version(model, val_accuracy=0.9)
+        workspace.manifest(model, "aliases: {champion: 1}\n", name=f"big{i:02d}")
+    data = json.loads(cli(*backend.args(workspace.root, "plan", "--format", "json")).out)
+    assert sorted(m["model"] for m in data["models"]) == sorted(names)
+    assert all(len(m["changes"]) == 1 for m in data["models"])
+    workspace.write("manifests/big05.yaml", "apiVersion: registry-ops/v1\nkind: Nope\n")
+    broken = cli("--tracking-uri", "http://127.0.0.1:9", "-C", str(workspace.root), "plan")
+    assert broken.code == 1 and "big05.yaml:2:" in broken.err and "cannot reach" not in broken.err
