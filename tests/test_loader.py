@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from registry_ops.errors import InvalidInput, Problem
-from registry_ops.loader import MAX_FILE_BYTES, ReadError, decode, load, read_text, scan
+from registry_ops.files import MAX_FILE_BYTES, ReadError, decode, read_text, scan
+from registry_ops.loader import load
 from registry_ops.model import Desired, GateSpec, Location, Prune, Retention
 from registry_ops.yamldoc import MAX_DEPTH, MAX_NODES, YamlLimitError, YamlSyntaxError, parse
 from tests.conftest import Workspace
