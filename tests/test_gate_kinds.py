@@ -365,3 +365,25 @@ def test_a_policy_with_every_kind_of_mistake(cli, workspace):  # type: ignore[no
                      "$.gates[6].evaluate.dataset", "$.gates[6].evaluate.metrics",
                      "$.gates[7].requires_previous", "$.gates[8].max_age_days"):  # fmt: skip
         assert expected in result.err, (expected, result.err)
+
+
+@only(SQLITE)
+def test_a_plan_evaluates_even_when_it_cannot_write_the_cache(  # type: ignore[no-untyped-def]
+    cli, backend, workspace, versions, monkeypatch
+):
+    """With read-only credentials (a pull request's plan) the cache write is refused:
+    the gate still scores and decides, and the evidence says why nothing was cached."""
+    from registry_ops.errors import RegistryError
+    from registry_ops.mlflow_adapter import Registry
+
+    def refused(self: Registry, model: str, version: int, key: str, value: str) -> None:
+        raise RegistryError("MLflow refused tagging: PERMISSION_DENIED")
+
+    monkeypatch.setattr(Registry, "set_version_tag", refused)
+    models.write_holdout(workspace.root)
+    workspace.policy("live", EVALUATE)
+    workspace.manifest(versions, "aliases: {champion: 1}\ngates: {champion: live}\n")
+    change = change_for(plan_json(cli, backend, workspace), "champion")
+    assert change["blocked"] is False and change["gates"][0]["observed"] == 1.0
+    tags = backend.client.get_model_version(versions, "1").tags
+    assert not any(k.startswith("registry_ops.eval.") for k in tags)

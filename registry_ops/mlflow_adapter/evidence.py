@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from registry_ops.errors import RegistryOpsError
 from registry_ops.evaluation import (
     CLASSIFIER_METRICS,
     REGRESSOR_METRICS,
@@ -121,7 +122,12 @@ class RegistryEvidence:
             "dataset": spec["dataset"],
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        self.registry.set_version_tag(model, version.version, key, json.dumps(record))
+        try:
+            self.registry.set_version_tag(model, version.version, key, json.dumps(record))
+        except RegistryOpsError as exc:
+            # The cache only saves time: a plan made with read-only credentials
+            # (a pull request's) still evaluates, and says why it could not cache.
+            record["cache_error"] = str(exc)[:300]
         return {**record, "cached": False}
 
     def _note(self, event: ProgressEvent) -> None:
