@@ -93,6 +93,8 @@ def apply_plan(
     runnable = [m for m in plan.models if m.changes and not m.blocked]
     if not runnable:
         return result
+    # Read again even right after a fresh plan: the lease check must see the
+    # registry moments before the lease is written, not when the plan began.
     before = registry.read_state([m.model for m in runnable])
     check_fresh(runnable, before, registry)
 
