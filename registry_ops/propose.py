@@ -441,16 +441,10 @@ def _first_passing(
             outcome.rejected.append(Rejection(target.model, target.name, version, reason))
             continue
         assert change is not None
-        proposal = Proposal(
-            model=target.model,
-            target=target.name,
-            kind=target.kind,
-            manifest=search.manifest.file,
-            from_version=target.wanted,
-            to_version=version,
-            branch=branch_name(target.model, target.name, version),
-            status=WOULD_PROPOSE if outcome.dry_run else PROPOSED,
-            policy=target.policy,
+        proposal = _proposal(
+            search,
+            version,
+            WOULD_PROPOSE if outcome.dry_run else PROPOSED,
             holder=change.from_version,
             gates=list(change.gates),
         )
@@ -484,6 +478,11 @@ def _why_not(change: Change | None) -> str | None:
 
 
 def _already(search: _Search, version: int, commit: str) -> Proposal:
+    return _proposal(search, version, ALREADY_PROPOSED, commit=commit)
+
+
+def _proposal(search: _Search, version: int, status: str, **extra: Any) -> Proposal:
+    """A proposal moving the search's target to ``version``."""
     target = search.target
     return Proposal(
         model=target.model,
@@ -493,9 +492,9 @@ def _already(search: _Search, version: int, commit: str) -> Proposal:
         from_version=target.wanted,
         to_version=version,
         branch=branch_name(target.model, target.name, version),
-        status=ALREADY_PROPOSED,
+        status=status,
         policy=target.policy,
-        commit=commit,
+        **extra,
     )
 
 

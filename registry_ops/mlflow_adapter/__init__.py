@@ -404,20 +404,26 @@ class Registry:
 
     # ---- reads for apply -----------------------------------------------------
 
-    def read_model(self, name: str) -> ObservedModel | None:
-        """One model, fresh: what apply checks under its lease right before writing."""
+    def _get_model(self, name: str) -> Any:
+        """The registered model entity, or None when it does not exist."""
         from mlflow.exceptions import MlflowException
-
-        if any(q in name for q in "'\"\\"):  # the filter grammar cannot quote these
-            return self.read_state([name]).get(name)
 
         with _calling(f"reading {name}"):
             try:
-                rm = self._writer.get_registered_model(name)
+                return self._writer.get_registered_model(name)
             except MlflowException as exc:
                 if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
                     return None
                 raise
+
+    def read_model(self, name: str) -> ObservedModel | None:
+        """One model and all its versions, fresh (after a failed write: did it land?)."""
+        if any(q in name for q in "'\"\\"):  # the filter grammar cannot quote these
+            return self.read_state([name]).get(name)
+        rm = self._get_model(name)
+        if rm is None:
+            return None
+        with _calling(f"reading {name}"):
             model = _observed_model(rm)
             for mv in self._pages(
                 self._writer.search_model_versions,
@@ -431,15 +437,9 @@ class Registry:
         """One request: the model's tags, aliases and description, and the newest
         version in each stage (MLflow's ``latest_versions``). What apply re-checks
         under its lease right before writing a model."""
-        from mlflow.exceptions import MlflowException
-
-        with _calling(f"reading {name}"):
-            try:
-                rm = self._writer.get_registered_model(name)
-            except MlflowException as exc:
-                if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                    return None
-                raise
+        rm = self._get_model(name)
+        if rm is None:
+            return None
         latest = {
             str(mv.current_stage): int(mv.version)
             for mv in (rm.latest_versions or [])
