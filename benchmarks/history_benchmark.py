@@ -104,8 +104,8 @@ def build_repo(root: Path, commits: int, noise: int) -> dict[int, tuple[datetime
 
 
 def seed_registry(uri: str, artifacts: str, applies: int, truth: dict[int, tuple[datetime, int]]):  # type: ignore[no-untyped-def]
-    from registry_ops import audit
-    from registry_ops.mlflow_adapter import Registry
+    from registry_ops.pipeline import audit
+    from registry_ops.registry import Registry
     from tests.support.seed import Seeder
 
     seeder = Seeder(uri, artifacts)
@@ -152,8 +152,8 @@ def main() -> int:
     parser.add_argument("--applies", type=int, default=1000)
     args = parser.parse_args()
 
-    from registry_ops import history
-    from registry_ops.mlflow_adapter import Registry
+    from registry_ops.gitops import history
+    from registry_ops.registry import Registry
 
     with tempfile.TemporaryDirectory(prefix="history-bench-") as tmp:
         root = Path(tmp) / "repo"

@@ -106,8 +106,9 @@ TARGET_RSS = 2**30  # peak RSS of the CLI process
 STARTUP_PROBE = """
 import time
 t = time.perf_counter()
-import git, registry_ops.cli, registry_ops.loader, registry_ops.reconcile, registry_ops.render
-import registry_ops.mlflow_adapter
+import git, registry_ops.cli, registry_ops.desired.loader
+import registry_ops.pipeline.plan, registry_ops.render
+import registry_ops.registry
 from mlflow.tracking import MlflowClient
 print(time.perf_counter() - t)
 """
@@ -395,8 +396,8 @@ class InProcessPlan:
 
 def run_in_process_plan(uri: str, root: Path, repeat: int) -> InProcessPlan:
     """``loader.load`` then ``make_plan`` as the CLI does, counting requests of each run."""
-    from registry_ops import reconcile
-    from registry_ops.loader import load
+    from registry_ops.desired.loader import load
+    from registry_ops.pipeline import plan as reconcile
 
     # ``Target`` was renamed ``Endpoint``: accept either, so --checkout can measure older commits.
     endpoint = getattr(reconcile, "Endpoint", None) or reconcile.Target  # type: ignore[attr-defined]

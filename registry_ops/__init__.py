@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from registry_ops.api import Loaded, TargetNotResolved, load_model
+    from registry_ops.registry.loading import Loaded, TargetNotResolved, load_model
 
 __version__ = "0.1.0"
 __all__ = ["Loaded", "TargetNotResolved", "__version__", "load_model"]
 
-# The Python API lives in registry_ops.api and is imported on first use, so
+# The Python API lives in registry_ops.registry.loading and is imported on first use, so
 # `import registry_ops` (and every CLI command) stays free of mlflow.
 _API = frozenset({"Loaded", "TargetNotResolved", "load_model"})
 
@@ -18,7 +18,7 @@ _API = frozenset({"Loaded", "TargetNotResolved", "load_model"})
 def __getattr__(name: str) -> Any:
     """The Python API names, imported on first access (PEP 562)."""
     if name in _API:
-        from registry_ops import api
+        from registry_ops.registry import loading as api
 
         return getattr(api, name)
     raise AttributeError(f"module 'registry_ops' has no attribute {name!r}")

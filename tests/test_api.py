@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 import registry_ops
-from registry_ops.api import Loaded, TargetNotResolved, load_model, resolve
+from registry_ops.core.state import ObservedModel, ObservedVersion
 from registry_ops.errors import RegistryOpsError
-from registry_ops.state import ObservedModel, ObservedVersion
+from registry_ops.registry.loading import Loaded, TargetNotResolved, load_model, resolve
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = pd.DataFrame({"x": [1.0, 2.0, 3.0]})

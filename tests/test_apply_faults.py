@@ -18,8 +18,8 @@ import git
 import pytest
 from mlflow.tracking import MlflowClient
 
-from registry_ops.lease import LEASE_TAG, Lease
-from registry_ops.provenance import PROVENANCE_TAG
+from registry_ops.core.provenance import PROVENANCE_TAG
+from registry_ops.pipeline.lease import LEASE_TAG, Lease
 from tests.support.backends import HTTP_POSTGRES, HTTP_SQLITE, SQLITE, only
 from tests.support.faults import count_writes, run_with_fault
 

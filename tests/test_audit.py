@@ -16,10 +16,10 @@ import git
 import pytest
 from mlflow.tracking import MlflowClient
 
-from registry_ops import audit
-from registry_ops.apply import ApplyResult, ModelOutcome
-from registry_ops.mlflow_adapter import Registry
-from registry_ops.plan import Change, ModelPlan, Plan
+from registry_ops.core.plan import Change, ModelPlan, Plan
+from registry_ops.pipeline import audit
+from registry_ops.pipeline.apply import ApplyResult, ModelOutcome
+from registry_ops.registry import Registry
 from tests.support.backends import SQLITE, only
 from tests.support.faults import run_with_fault
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_ops.provenance import PROVENANCE_TAG
+from registry_ops.core.provenance import PROVENANCE_TAG
 from tests.support.backends import SQLITE, only
 from tests.support.mlflow_server import free_port
 from tests.support.snapshot import registry_snapshot
@@ -126,14 +126,16 @@ def test_hung_server_gives_up_within_30_s_and_notes_retries_on_a_terminal(  # ty
 
 
 def test_an_internal_error_exits_70_with_a_redacted_traceback(cli, monkeypatch, workspace):  # type: ignore[no-untyped-def]
-    import registry_ops.reconcile
+    import registry_ops.pipeline.plan
 
     def bug(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("reading http://admin:s3cret@mlflow.internal")
 
-    monkeypatch.setattr(registry_ops.reconcile, "make_plan", bug)
+    monkeypatch.setattr(registry_ops.pipeline.plan, "make_plan", bug)
     workspace.manifest("clf", "aliases: {champion: 1}\n")
-    monkeypatch.setattr("registry_ops.reconcile.Endpoint.connect", lambda self, on_retry=None: None)
+    monkeypatch.setattr(
+        "registry_ops.pipeline.plan.Endpoint.connect", lambda self, on_retry=None: None
+    )
     result = cli("-C", str(workspace.root), "plan")
     assert result.code == 70
     assert "Traceback" in result.err and "ZeroDivisionError" in result.err
@@ -142,13 +144,15 @@ def test_an_internal_error_exits_70_with_a_redacted_traceback(cli, monkeypatch, 
 
 
 def test_ctrl_c_exits_130(cli, monkeypatch, workspace):  # type: ignore[no-untyped-def]
-    import registry_ops.reconcile
+    import registry_ops.pipeline.plan
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(registry_ops.reconcile, "make_plan", interrupted)
-    monkeypatch.setattr("registry_ops.reconcile.Endpoint.connect", lambda self, on_retry=None: None)
+    monkeypatch.setattr(registry_ops.pipeline.plan, "make_plan", interrupted)
+    monkeypatch.setattr(
+        "registry_ops.pipeline.plan.Endpoint.connect", lambda self, on_retry=None: None
+    )
     workspace.manifest("clf", "aliases: {champion: 1}\n")
     result = cli("-C", str(workspace.root), "plan")
     assert result.code == 130 and "Interrupted." in result.err and "Traceback" not in result.err
@@ -229,7 +233,7 @@ def test_more_than_ten_models_by_name(backend, workspace, cli):  # type: ignore[
 def test_verification_catches_another_writer_mid_apply(backend, workspace, cli, monkeypatch):  # type: ignore[no-untyped-def]
     """A writer outside registry-ops moves the alias right after apply set it:
     the post-apply check re-reads, re-plans and fails loudly."""
-    from registry_ops.mlflow_adapter import Registry
+    from registry_ops.registry import Registry
 
     clf = backend.name("clf")
     for _ in range(2):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from registry_ops.compare import Comparison, build, collect, parse_version, select
+from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
 from registry_ops.errors import RegistryOpsError
 from registry_ops.render.compare import render_json, render_markdown, render_text
-from registry_ops.state import Observed, ObservedModel, ObservedVersion
+from registry_ops.reports.compare import Comparison, build, collect, parse_version, select
 
 # ---- plain data ----------------------------------------------------------------------
 
@@ -263,7 +263,7 @@ def test_compare_unknown_model_and_version_on_every_backend(cli, backend, tmp_pa
 
 
 def test_compare_reads_in_two_batches_on_every_backend(backend, tmp_path: Path):  # type: ignore[no-untyped-def]
-    from registry_ops.mlflow_adapter import Registry
+    from registry_ops.registry import Registry
 
     clf = _seed(backend)
     registry = Registry(backend.uri)

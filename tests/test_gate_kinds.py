@@ -9,7 +9,7 @@ from typing import Any
 import git
 import pytest
 
-from registry_ops.provenance import PROVENANCE_TAG
+from registry_ops.core.provenance import PROVENANCE_TAG
 from tests.support import models
 from tests.support.backends import HTTP_SQLITE, SQLITE, only
 
@@ -374,7 +374,7 @@ def test_a_plan_evaluates_even_when_it_cannot_write_the_cache(  # type: ignore[n
     """With read-only credentials (a pull request's plan) the cache write is refused:
     the gate still scores and decides, and the evidence says why nothing was cached."""
     from registry_ops.errors import RegistryError
-    from registry_ops.mlflow_adapter import Registry
+    from registry_ops.registry import Registry
 
     def refused(self: Registry, model: str, version: int, key: str, value: str) -> None:
         raise RegistryError("MLflow refused tagging: PERMISSION_DENIED")

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from registry_ops import gates as gates_mod
+from registry_ops.core.model import Desired, GateSpec, ModelManifest, Policy, Retention
+from registry_ops.core.plan import Change, GateResult, ModelPlan
+from registry_ops.core.planner import plan_models
+from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
 from registry_ops.gates import Candidate, build, evaluate
 from registry_ops.gates.age import AgeGate
 from registry_ops.gates.metric import MetricGate
 from registry_ops.gates.tags import TagsGate
-from registry_ops.model import Desired, GateSpec, ModelManifest, Policy, Retention
-from registry_ops.plan import Change, GateResult, ModelPlan
-from registry_ops.planner import plan_models
-from registry_ops.state import Observed, ObservedModel, ObservedVersion
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 DAY_MS = 86_400_000

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from registry_ops.core.plan import Change, GateResult, ModelPlan, Plan
 from registry_ops.errors import Problem
-from registry_ops.plan import Change, GateResult, ModelPlan, Plan
 from registry_ops.render import renderer
 from registry_ops.render.github import (
     annotate_problems,

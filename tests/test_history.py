@@ -16,8 +16,8 @@ from typing import Any
 import git
 import pytest
 
-from registry_ops import gitinfo
-from registry_ops.history import desired_history, parse_time
+from registry_ops import gitrepo as gitinfo
+from registry_ops.gitops.history import desired_history, parse_time
 from registry_ops.render.history import mermaid_text
 from tests.support.backends import SQLITE, only
 

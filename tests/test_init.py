@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator
 
-from registry_ops.scaffold import files
+from registry_ops.gitops.scaffold import files
 from tests.conftest import REPO, Result
 
 EXPECTED = {
@@ -53,7 +53,7 @@ def test_init_writes_a_repository_that_validates(
 
 def test_the_schema_modelines_resolve_and_the_examples_match_them(tmp_path: Path) -> None:
     root = tmp_path / "team"
-    from registry_ops.scaffold import scaffold
+    from registry_ops.gitops.scaffold import scaffold
 
     scaffold(root)
     for kind, directory in (("manifest", "manifests"), ("policy", "policies")):

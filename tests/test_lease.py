@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_ops.lease import LEASE_TAG, UNLOCK_TAG, Lease
+from registry_ops.pipeline.lease import LEASE_TAG, UNLOCK_TAG, Lease
 from tests.conftest import Workspace
 from tests.support.backends import SQLITE, only
 
@@ -61,7 +61,7 @@ def test_an_expired_lease_is_taken_over(cli, backend, workspace, leased):  # typ
 
 @only(SQLITE)
 def test_a_lease_of_a_dead_process_on_this_host_is_expired(cli, backend, workspace, leased):  # type: ignore[no-untyped-def]
-    from registry_ops.provenance import host
+    from registry_ops.core.provenance import host
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip

@@ -11,11 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from registry_ops.core.model import Desired, GateSpec, Location, Prune, Retention
+from registry_ops.desired.files import MAX_FILE_BYTES, ReadError, decode, read_text, scan
+from registry_ops.desired.loader import load
+from registry_ops.desired.yamldoc import (
+    MAX_DEPTH,
+    MAX_NODES,
+    YamlLimitError,
+    YamlSyntaxError,
+    parse,
+)
 from registry_ops.errors import InvalidInput, Problem
-from registry_ops.files import MAX_FILE_BYTES, ReadError, decode, read_text, scan
-from registry_ops.loader import load
-from registry_ops.model import Desired, GateSpec, Location, Prune, Retention
-from registry_ops.yamldoc import MAX_DEPTH, MAX_NODES, YamlLimitError, YamlSyntaxError, parse
 from tests.conftest import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -481,7 +487,7 @@ def test_repeated_version_in_stage_list_says_what_is_wrong(tree: Tree) -> None:
 
 def test_loader_and_cli_do_not_import_mlflow_or_torch() -> None:
     code = (
-        "import registry_ops.cli, registry_ops.loader, sys; "
+        "import registry_ops.cli, registry_ops.desired.loader, sys; "
         "assert 'mlflow' not in sys.modules and 'torch' not in sys.modules, "
         "sorted(m for m in sys.modules if m.startswith(('mlflow', 'torch')))"
     )
@@ -529,7 +535,7 @@ def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     """Run the test with libyaml's loader and with PyYAML's pure-Python one."""
     import yaml
 
-    from registry_ops import yamldoc
+    from registry_ops.desired import yamldoc
 
     if request.param == "libyaml" and not hasattr(yaml, "CSafeLoader"):
         pytest.skip("PyYAML built without libyaml")

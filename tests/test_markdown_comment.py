@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 
-from registry_ops.plan import Change, GateResult, ModelPlan, Plan
+from registry_ops.core.plan import Change, GateResult, ModelPlan, Plan
 from registry_ops.render import renderer
 from registry_ops.render.markdown import (
     COMMENT_LIMIT,

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from registry_ops.core.model import Location, ModelManifest, Prune, Retention
+from registry_ops.core.plan import Change
+from registry_ops.core.planner import plan_model, plan_models
+from registry_ops.core.state import Observed, ObservedModel, ObservedVersion, fingerprint
 from registry_ops.errors import InvalidInput
-from registry_ops.model import Location, ModelManifest, Prune, Retention
-from registry_ops.plan import Change
-from registry_ops.planner import plan_model, plan_models
-from registry_ops.state import Observed, ObservedModel, ObservedVersion, fingerprint
 
 # --- builders ----------------------------------------------------------------
 
@@ -347,9 +347,9 @@ def test_plan_models_carries_snapshot_and_fingerprint() -> None:
 
 _DETERMINISM = """
 import json, sys
-from registry_ops.model import ModelManifest, Prune, Retention
-from registry_ops.planner import plan_models
-from registry_ops.state import Observed, ObservedModel, ObservedVersion
+from registry_ops.core.model import ModelManifest, Prune, Retention
+from registry_ops.core.planner import plan_models
+from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
 
 order = sys.argv[1] == "reversed"
 def maybe(d):

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from registry_ops.actions import action
-from registry_ops.apply import stamp_points, targets_of
-from registry_ops.model import ModelManifest, Prune, Retention
-from registry_ops.plan import Change
-from registry_ops.planner import plan_model
-from registry_ops.provenance import Provenance, stamp, with_stamp
-from registry_ops.state import ObservedModel, ObservedVersion
+from registry_ops.core.actions import action
+from registry_ops.core.model import ModelManifest, Prune, Retention
+from registry_ops.core.plan import Change
+from registry_ops.core.planner import plan_model
+from registry_ops.core.provenance import Provenance, stamp, with_stamp
+from registry_ops.core.state import ObservedModel, ObservedVersion
+from registry_ops.pipeline.apply import stamp_points, targets_of
 
 STAGE_NAMES = ("None", "Staging", "Production", "Archived")
 ALIASES = ("champion", "challenger", "shadow")

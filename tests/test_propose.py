@@ -11,7 +11,7 @@ from pathlib import Path
 import git
 import pytest
 
-from registry_ops.propose import EditError, branch_name, edit_version, ref_part
+from registry_ops.gitops.propose import EditError, branch_name, edit_version, ref_part
 from tests.conftest import Result, Workspace
 from tests.support.backends import SQLITE, Backend, only
 

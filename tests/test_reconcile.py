@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from registry_ops.lease import last_applied_commit
+from registry_ops.pipeline.lease import last_applied_commit
 from tests.support.backends import only
 
 PRODUCTION = """\

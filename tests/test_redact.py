@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry_ops.redact import redact
+from registry_ops.core.redact import redact
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from registry_ops.core.plan import Change, GateResult, ModelPlan, Plan, load_plan
 from registry_ops.errors import PlanFileError
-from registry_ops.plan import Change, GateResult, ModelPlan, Plan, load_plan
 from registry_ops.render import renderer
 
 ESC = "\033["

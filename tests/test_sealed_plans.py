@@ -9,8 +9,8 @@ from pathlib import Path
 import git
 import pytest
 
-from registry_ops.lease import last_applied_commit
-from registry_ops.provenance import PROVENANCE_TAG
+from registry_ops.core.provenance import PROVENANCE_TAG
+from registry_ops.pipeline.lease import last_applied_commit
 from tests.support.backends import SQLITE, only
 from tests.support.snapshot import registry_snapshot
 

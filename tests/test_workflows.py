@@ -502,7 +502,7 @@ def manifest(model: str, champion: int) -> str:
 def team_repo(tmp_path: Path, mlflow_server_uri: str) -> tuple[Path, str, str]:
     """A scaffolded repository (this repository's workflows) managing two fresh models on
     the session's mlflow server: ``good`` (v1 passes the gate) and ``weak`` (v1 fails)."""
-    from registry_ops.scaffold import scaffold
+    from registry_ops.gitops.scaffold import scaffold
     from tests.support.seed import Seeder
 
     root = tmp_path / "repo"

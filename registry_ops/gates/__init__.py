@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from registry_ops.model import Desired, GateSpec, ModelManifest, Policy
-from registry_ops.plan import Change, GateResult, ModelPlan
-from registry_ops.provenance import held_since
-from registry_ops.state import Observed, ObservedModel, ObservedVersion, version_facts
+from registry_ops.core.model import Desired, GateSpec, ModelManifest, Policy
+from registry_ops.core.plan import Change, GateResult, ModelPlan
+from registry_ops.core.provenance import held_since
+from registry_ops.core.state import Observed, ObservedModel, ObservedVersion, version_facts
 
 
 class ModelEvidence(Protocol):

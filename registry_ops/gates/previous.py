@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from registry_ops.core.model import STAGES, GateSpec
+from registry_ops.core.plan import GateResult
+from registry_ops.core.provenance import held_since
 from registry_ops.gates import Candidate, register
-from registry_ops.model import STAGES, GateSpec
-from registry_ops.plan import GateResult
-from registry_ops.provenance import held_since
 
 
 @register("requires_previous")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from registry_ops.core.model import GateSpec
+from registry_ops.core.plan import GateResult
 from registry_ops.gates import Candidate, register
-from registry_ops.model import GateSpec
-from registry_ops.plan import GateResult
 
 
 @register("tags")

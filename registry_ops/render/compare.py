@@ -2,7 +2,7 @@
 
 Metrics are rows and versions columns, so the versions read side by side
 however many metrics a run logged. Each renderer only reads the
-:class:`~registry_ops.compare.Comparison`.
+:class:`~registry_ops.reports.compare.Comparison`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 from collections.abc import Callable
 from typing import IO
 
-from registry_ops.compare import Column, Comparison
 from registry_ops.render.markdown import escape
+from registry_ops.reports.compare import Column, Comparison
 
 FORMATS = ("text", "json", "markdown")
 CompareRenderer = Callable[[Comparison, IO[str], bool], None]

@@ -7,8 +7,8 @@ GitHub shows these on the pull request's diff and in the run's overview.
 
 The plan itself carries the manifest's path but no line numbers (the JSON
 plan's fields are fixed), so this renderer reads the manifest again through
-:mod:`registry_ops.yamldoc` to find the line. That read is careful: only a
-regular YAML-named file of at most :data:`~registry_ops.files.MAX_FILE_BYTES`
+:mod:`registry_ops.desired.yamldoc` to find the line. That read is careful: only a
+regular YAML-named file of at most :data:`~registry_ops.desired.files.MAX_FILE_BYTES`
 is parsed; anything else just loses the line, never the annotation.
 
 Values are escaped by GitHub's rules (``%``, CR and LF in the message; also
@@ -24,10 +24,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
+from registry_ops.core.plan import Change, Plan
+from registry_ops.desired.yamldoc import YamlDoc, YamlSyntaxError, parse
 from registry_ops.errors import Problem
-from registry_ops.plan import Change, Plan
 from registry_ops.render import describe, summary
-from registry_ops.yamldoc import YamlDoc, YamlSyntaxError, parse
 
 # Same cap as the loader's: a manifest is a few hundred bytes.
 _MAX_BYTES = 1024 * 1024
@@ -120,7 +120,7 @@ class ManifestLines:
 
 def _parse(manifest: str) -> YamlDoc | None:
     """The manifest's YamlDoc, or None when it cannot (or should not) be read."""
-    from registry_ops.files import is_yaml_name
+    from registry_ops.desired.files import is_yaml_name
 
     if not manifest or not is_yaml_name(manifest):
         return None

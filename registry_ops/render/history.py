@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import IO, Any
 
-from registry_ops.history import History, Interval, iso, parse_iso
+from registry_ops.gitops.history import History, Interval, iso, parse_iso
 from registry_ops.render.markdown import escape
 
 Renderer = Callable[[History, IO[str], bool, datetime | None], None]

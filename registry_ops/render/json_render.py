@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import IO
 
-from registry_ops.plan import Plan
+from registry_ops.core.plan import Plan
 
 
 def render(plan: Plan, stream: IO[str], color: bool = False) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import IO
 
-from registry_ops.plan import Plan
+from registry_ops.core.plan import Plan
 from registry_ops.render import describe, summary
 
 _COLORS = {

@@ -20,7 +20,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from registry_ops.mlflow_adapter import Registry
+from registry_ops.registry import Registry
 
 
 def count_writes(run: Callable[[], object]) -> int:

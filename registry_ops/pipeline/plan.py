@@ -13,18 +13,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from registry_ops import gates, gitinfo
+from registry_ops import gates
+from registry_ops import gitrepo as gitinfo
+from registry_ops.core.model import Desired
+from registry_ops.core.plan import Change, ModelPlan, Plan
+from registry_ops.core.planner import plan_models
+from registry_ops.core.provenance import held_since
+from registry_ops.core.redact import without_credentials
+from registry_ops.core.state import Observed, ObservedModel
 from registry_ops.errors import PlanSealError, RegistryOpsError
-from registry_ops.lease import LEASE_TAG, last_applied_commit
-from registry_ops.model import Desired
-from registry_ops.plan import Change, ModelPlan, Plan
-from registry_ops.planner import plan_models
-from registry_ops.provenance import held_since
-from registry_ops.redact import without_credentials
-from registry_ops.state import Observed, ObservedModel
+from registry_ops.pipeline.lease import LEASE_TAG, last_applied_commit
 
 if TYPE_CHECKING:  # the adapter imports mlflow: keep it off validate's path
-    from registry_ops.mlflow_adapter import Registry
+    from registry_ops.registry import Registry
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's own default
 
@@ -39,7 +40,7 @@ class Endpoint:
 
     def connect(self, on_retry: Callable[[str], None] | None = None) -> Registry:
         """A registry client for this endpoint (imports mlflow on first use)."""
-        from registry_ops.mlflow_adapter import Registry
+        from registry_ops.registry import Registry
 
         return Registry(self.tracking_uri, self.registry_uri, on_retry)
 
@@ -113,7 +114,7 @@ def prepare(
 
     Manifest errors are reported before any registry error, as without the overlap.
     """
-    from registry_ops import loader
+    from registry_ops.desired import loader
 
     read_manifests: Callable[[Path], Desired] = load or loader.load
     manifests = endpoint.root / "manifests"
@@ -152,7 +153,7 @@ def make_plan(
 
     ``observed`` is the registry already read (a superset of ``names`` is fine).
     """
-    from registry_ops.mlflow_adapter.evidence import RegistryEvidence
+    from registry_ops.registry.evidence import RegistryEvidence
 
     chosen = select(desired, names)
     if observed is None:

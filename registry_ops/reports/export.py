@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
+from registry_ops.core.state import ObservedModel
 from registry_ops.errors import RegistryOpsError
-from registry_ops.state import ObservedModel
 
 # What a person wrote that the registry cannot tell: kept when --force rewrites a manifest.
 KEPT = ("gates", "retention", "overrides", "protect", "prune")

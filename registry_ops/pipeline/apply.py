@@ -22,16 +22,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from registry_ops.actions import action
+from registry_ops.core.actions import action
+from registry_ops.core.model import ModelManifest
+from registry_ops.core.plan import Change, ModelPlan, Plan
+from registry_ops.core.planner import plan_models
+from registry_ops.core.provenance import PROVENANCE_TAG, Provenance, stamp
+from registry_ops.core.state import Observed, ObservedModel, fingerprint, snapshot_of, version_facts
 from registry_ops.errors import ApplyFailed, LeaseHeld, RegistryOpsError, StalePlan
-from registry_ops.lease import LEASE_TAG, Lease, released, settle
-from registry_ops.mlflow_adapter import Registry
-from registry_ops.model import ModelManifest
-from registry_ops.plan import Change, ModelPlan, Plan
-from registry_ops.planner import plan_models
-from registry_ops.provenance import PROVENANCE_TAG, Provenance, stamp
+from registry_ops.pipeline.lease import LEASE_TAG, Lease, released, settle
+from registry_ops.registry import Registry
 from registry_ops.render import describe as describe_change
-from registry_ops.state import Observed, ObservedModel, fingerprint, snapshot_of, version_facts
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Loading and scoring model versions: the MLflow (and Spark) side of the model gates.
 
 * :func:`load_pyfunc` and :func:`predictor`: a model URI as a ``predict``
-  callable for :mod:`registry_ops.evaluation`;
+  callable for :mod:`registry_ops.gates.evaluation`;
 * :func:`predict_on_input_example`: the evidence of a ``loadable`` gate;
 * :func:`signature_of`: the evidence of a ``signature`` gate;
 * :func:`download_artifact`: an artifact URI (a holdout dataset) as a local file;
@@ -10,7 +10,7 @@
   through the same metric code as in-process scoring.
 
 mlflow, pyspark and every model flavour's framework (torch, ...) are
-imported inside functions: ``registry_ops.mlflow_adapter.models`` itself
+imported inside functions: ``registry_ops.registry.models`` itself
 imports only the standard library, pandas/numpy and pure registry-ops
 modules, so importing it costs nothing until a model is actually used.
 
@@ -41,8 +41,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from registry_ops.core.redact import redact
 from registry_ops.errors import RegistryError, RegistryOpsError
-from registry_ops.evaluation import (
+from registry_ops.gates.evaluation import (
     Evaluation,
     EvaluationError,
     Holdout,
@@ -51,7 +52,6 @@ from registry_ops.evaluation import (
     ProgressEvent,
     evaluate_predictions,
 )
-from registry_ops.redact import redact
 
 __all__ = [
     "LoadCheck",
@@ -225,7 +225,7 @@ def _conform(frame: pd.DataFrame, schema: Any) -> Any:
 
 
 def predictor(model: Any) -> Predict:
-    """A ``predict`` callable for :mod:`registry_ops.evaluation` from a loaded pyfunc model.
+    """A ``predict`` callable for :mod:`registry_ops.gates.evaluation` from a loaded pyfunc model.
 
     Batches are cast to the model's input signature first (see
     :func:`_conform`); output is returned as the model gives it.
@@ -363,7 +363,7 @@ def download_artifact(
 ) -> Path:
     """Fetch an artifact (e.g. a holdout file behind ``runs:/<id>/holdout.csv``) into ``dst_dir``.
 
-    Usable as :data:`registry_ops.evaluation.Downloader` via
+    Usable as :data:`registry_ops.gates.evaluation.Downloader` via
     ``functools.partial(download_artifact, dst_dir=...)``.
 
     Raises:
@@ -559,7 +559,7 @@ def spark_evaluate(
     of start-up: pass a session to score several models). ``seconds`` is
     the scoring job's wall time (UDF creation, model load on the workers,
     scoring, collecting), without session start-up. No latency metric: see
-    :func:`registry_ops.evaluation.evaluate_predictions`. ``progress`` is
+    :func:`registry_ops.gates.evaluation.evaluate_predictions`. ``progress`` is
     called once, when the job has finished.
     """
     own = spark is None

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from registry_ops.provenance import actor, host
-from registry_ops.state import PROVENANCE_PREFIX
+from registry_ops.core.provenance import actor, host
+from registry_ops.core.state import PROVENANCE_PREFIX
 
 LEASE_TAG = PROVENANCE_PREFIX + "lease"
 UNLOCK_TAG = PROVENANCE_PREFIX + "last_force_unlock"

@@ -2,7 +2,7 @@
 
 ``registry-ops compare MODEL [VERSION...]`` is built here as plain data, so
 the table logic is tested without MLflow: :func:`select` picks the versions
-(from an :class:`~registry_ops.state.ObservedModel`), :func:`build` lays out
+(from an :class:`~registry_ops.core.state.ObservedModel`), :func:`build` lays out
 the table from their runs' metrics, and :func:`collect` does both around the
 adapter's two batched reads (``read_state([model])`` and one
 ``run_metrics(run_ids)``), never a call per version. Renderers live in
@@ -26,8 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from registry_ops.core.state import Observed, ObservedModel
 from registry_ops.errors import RegistryOpsError
-from registry_ops.state import Observed, ObservedModel
 
 #: Versions shown when none are named: enough to see a trend, narrow enough to read.
 DEFAULT_LIMIT = 10

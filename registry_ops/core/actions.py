@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from registry_ops.core.state import ObservedModel
 from registry_ops.errors import ApplyFailed
-from registry_ops.state import ObservedModel
 
 if TYPE_CHECKING:  # the adapter imports mlflow: keep it off validate's path
-    from registry_ops.mlflow_adapter import Registry
-    from registry_ops.plan import Change
+    from registry_ops.core.plan import Change
+    from registry_ops.registry import Registry
 
 
 class Writer(Protocol):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from registry_ops.core.model import STAGES, Location, ModelManifest
+from registry_ops.core.plan import Change, ModelPlan
+from registry_ops.core.provenance import unstamped
+from registry_ops.core.state import Observed, ObservedModel, fingerprint, snapshot_of
 from registry_ops.errors import InvalidInput, Problem
-from registry_ops.model import STAGES, Location, ModelManifest
-from registry_ops.plan import Change, ModelPlan
-from registry_ops.provenance import unstamped
-from registry_ops.state import Observed, ObservedModel, fingerprint, snapshot_of
 
 # Stage a version leaves matters for ordering: one leaving Production must
 # wait until its replacement is in place.

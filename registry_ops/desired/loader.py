@@ -24,11 +24,11 @@ hostile as well as possibly mistaken:
 - Special files are never read: the scan refuses them from ``stat``, and
   the read itself opens without blocking and checks ``fstat`` again (a FIFO
   swapped in between would otherwise block forever). Files larger than
-  :data:`registry_ops.files.MAX_FILE_BYTES` are refused before they are read.
+  :data:`registry_ops.desired.files.MAX_FILE_BYTES` are refused before they are read.
 - Text must be UTF-8. A UTF-8 byte order mark is accepted and dropped (YAML
   allows it and Windows editors write it); a UTF-16 or UTF-32 one is refused.
 - YAML limits (nesting depth, alias expansion, cycles, one document per
-  file) are enforced by :mod:`registry_ops.yamldoc` before any Python object
+  file) are enforced by :mod:`registry_ops.desired.yamldoc` before any Python object
   is built.
 - Tag keys and values, descriptions and names must be YAML strings: YAML 1.1
   reads ``NO`` as false, ``0755`` as 493, ``1:30`` as 90 and ``1.10`` as 1.1,
@@ -58,14 +58,7 @@ from typing import Any, TypeGuard
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
-from registry_ops.errors import InvalidInput, Problem
-from registry_ops.files import (
-    ReadError,
-    link_text,
-    read_text,
-    scan,
-)
-from registry_ops.model import (
+from registry_ops.core.model import (
     STAGES,
     Desired,
     GateSpec,
@@ -76,8 +69,14 @@ from registry_ops.model import (
     Prune,
     Retention,
 )
-from registry_ops.schema_messages import describe, json_path, show, suggest
-from registry_ops.yamldoc import (
+from registry_ops.desired.files import (
+    ReadError,
+    link_text,
+    read_text,
+    scan,
+)
+from registry_ops.desired.messages import describe, json_path, show, suggest
+from registry_ops.desired.yamldoc import (
     PathKey,
     Scalar,
     YamlDoc,
@@ -85,6 +84,7 @@ from registry_ops.yamldoc import (
     normalize,
     parse,
 )
+from registry_ops.errors import InvalidInput, Problem
 
 # One problem before it is recorded: position, JSON path, message.
 Found = tuple[tuple[int, int] | None, str, str]

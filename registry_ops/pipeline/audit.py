@@ -10,7 +10,7 @@ A run carries
   ``registry_ops.plan_digest``, ``registry_ops.outcome`` (``applied`` /
   ``partial`` / ``failed``), ``registry_ops.models`` (for people; cut to fit),
   ``registry_ops.applied_at`` (the time stamped into the versions'
-  provenance), and per model one ``registry_ops.model.<hash>`` tag (a hash of
+  provenance), and per model one ``registry_ops.core.model.<hash>`` tag (a hash of
   the name, so any name fits a tag key) whose value is a compact JSON summary
   of that model's alias and stage changes: what ``history`` reads, with one
   search and no artifact downloads. MLflow's own ``mlflow.user``,
@@ -44,14 +44,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry_ops.plan import Change, ModelPlan, Plan
-from registry_ops.provenance import Provenance, now_iso, record
-from registry_ops.redact import redact
-from registry_ops.state import ObservedVersion
+from registry_ops.core.plan import Change, ModelPlan, Plan
+from registry_ops.core.provenance import Provenance, now_iso, record
+from registry_ops.core.redact import redact
+from registry_ops.core.state import ObservedVersion
 
 if TYPE_CHECKING:
-    from registry_ops.apply import ApplyResult, ModelOutcome
-    from registry_ops.mlflow_adapter import Registry
+    from registry_ops.pipeline.apply import ApplyResult, ModelOutcome
+    from registry_ops.registry import Registry
 
 EXPERIMENT = "registry-ops/applies"
 REPORT_FORMAT = 1

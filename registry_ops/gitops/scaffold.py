@@ -1,6 +1,6 @@
 """``registry-ops init``: scaffold a team repository from package data.
 
-The templates live in ``registry_ops/templates/repo`` so an installed
+The templates live in ``registry_ops/gitops/templates/repo`` so an installed
 registry-ops (no git checkout) can write them. Names starting with ``dot-``
 become dot files (``dot-github`` -> ``.github``): packaging tools skip
 hidden files in package data, and the rename keeps them in the wheel.
@@ -22,7 +22,7 @@ from pathlib import Path
 from registry_ops import __version__
 from registry_ops.errors import RegistryOpsError
 
-TEMPLATES = ("templates", "repo")
+TEMPLATES = ("gitops", "templates", "repo")
 SCHEMAS = ("manifest.schema.json", "policy.schema.json", "plan.schema.json")
 #: Where the pre-commit hook comes from. No public home is fixed yet, so the
 #: scaffold names a placeholder a team replaces with its copy of registry-ops.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from registry_ops.core.provenance import actor, now_iso
 from registry_ops.errors import RegistryOpsError
-from registry_ops.lease import LEASE_TAG, UNLOCK_TAG, Lease
-from registry_ops.mlflow_adapter import Registry
-from registry_ops.provenance import actor, now_iso
+from registry_ops.pipeline.lease import LEASE_TAG, UNLOCK_TAG, Lease
+from registry_ops.registry import Registry
 
 
 def force_unlock(registry: Registry, model: str) -> Lease | None:

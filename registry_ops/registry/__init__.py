@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from registry_ops.core.redact import redact
+from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
 from registry_ops.errors import RegistryError, RegistryOpsError
-from registry_ops.redact import redact
-from registry_ops.state import Observed, ObservedModel, ObservedVersion
 
 # MLflow's own defaults retry an unreachable server for ~4 minutes; a
 # reconciler in CI should fail within seconds. Users override via the env.

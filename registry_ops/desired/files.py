@@ -3,7 +3,7 @@
 Manifests arrive through pull requests, so the scan and the read treat the
 file system as possibly hostile: links are followed only inside the root,
 special files are never opened for reading (a FIFO would block), sizes are
-capped before reading, and text must be UTF-8. See :mod:`registry_ops.loader`
+capped before reading, and text must be UTF-8. See :mod:`registry_ops.desired.loader`
 for the rules as a whole.
 """
 

@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 import click
 
 from registry_ops import __version__
+from registry_ops.core.redact import redact
 from registry_ops.errors import (
     EXIT_ALERT,
     EXIT_BLOCKED,
@@ -27,16 +28,15 @@ from registry_ops.errors import (
     EXIT_USAGE,
     RegistryOpsError,
 )
-from registry_ops.redact import redact
 from registry_ops.render import FORMATS
 
 if TYPE_CHECKING:  # the real imports happen inside the commands that need them
-    from registry_ops.apply import ApplyResult
-    from registry_ops.mlflow_adapter import Registry
-    from registry_ops.model import Desired
-    from registry_ops.plan import Change, Plan
-    from registry_ops.provenance import Provenance
-    from registry_ops.reconcile import Endpoint
+    from registry_ops.core.model import Desired
+    from registry_ops.core.plan import Change, Plan
+    from registry_ops.core.provenance import Provenance
+    from registry_ops.pipeline.apply import ApplyResult
+    from registry_ops.pipeline.plan import Endpoint
+    from registry_ops.registry import Registry
 
 
 def _color(ctx: click.Context, stream: IO[str]) -> bool:
@@ -49,7 +49,7 @@ def _color(ctx: click.Context, stream: IO[str]) -> bool:
 
 
 def _endpoint(ctx: click.Context) -> Endpoint:
-    from registry_ops.reconcile import DEFAULT_TRACKING_URI, Endpoint
+    from registry_ops.pipeline.plan import DEFAULT_TRACKING_URI, Endpoint
 
     params = ctx.find_root().params
     tracking = (
@@ -199,7 +199,7 @@ def plan(
     changed_since: str | None,
 ) -> int:
     """Show what apply would change, with gate results for every promotion."""
-    from registry_ops.reconcile import changed_models, empty_plan, make_plan, prepare
+    from registry_ops.pipeline.plan import changed_models, empty_plan, make_plan, prepare
     from registry_ops.render import renderer
 
     endpoint = _endpoint(ctx)
@@ -243,10 +243,10 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
     registry. Each model is changed under a lease, so two applies never
     write one model at once.
     """
-    from registry_ops.apply import apply_plan
-    from registry_ops.plan import load_plan
-    from registry_ops.provenance import Provenance
-    from registry_ops.reconcile import check_target, make_plan, narrow, prepare
+    from registry_ops.core.plan import load_plan
+    from registry_ops.core.provenance import Provenance
+    from registry_ops.pipeline.apply import apply_plan
+    from registry_ops.pipeline.plan import check_target, make_plan, narrow, prepare
     from registry_ops.render import renderer
 
     endpoint = _endpoint(ctx)
@@ -356,7 +356,7 @@ def _record_apply(
     failure to record is a warning: the registry changes already happened,
     and the exit code stays the apply's own.
     """
-    from registry_ops import audit
+    from registry_ops.pipeline import audit
 
     try:
         logged = audit.record_apply(plan, outcome, provenance, registry)
@@ -404,7 +404,7 @@ def history(ctx: click.Context, model: str, at: str | None, fmt: str) -> int:
     drift, also when a later apply reverted them. The Markdown form includes a
     Mermaid Gantt chart of which version held each target over time.
     """
-    from registry_ops import history as history_mod
+    from registry_ops.gitops import history as history_mod
     from registry_ops.render.history import renderer as history_renderer
 
     when = None
@@ -443,8 +443,8 @@ def propose(ctx: click.Context, models: tuple[str, ...], fmt: str, dry_run: bool
     """
     import json
 
-    from registry_ops import propose as propose_mod
-    from registry_ops.reconcile import prepare
+    from registry_ops.gitops import propose as propose_mod
+    from registry_ops.pipeline.plan import prepare
 
     endpoint = _endpoint(ctx)
     propose_mod.check_repository(endpoint.root)
@@ -476,7 +476,7 @@ def force_unlock(ctx: click.Context, model: str, yes: bool) -> int:
     Only do this when no apply is running on MODEL: the lease is what keeps
     two applies from writing the same model at once.
     """
-    from registry_ops.unlock import force_unlock as unlock
+    from registry_ops.pipeline.unlock import force_unlock as unlock
 
     endpoint = _endpoint(ctx)
     registry = _connect(ctx, endpoint)
@@ -503,7 +503,7 @@ def status(ctx: click.Context, models: tuple[str, ...], fmt: str) -> int:
     """Show who holds which alias and stage now, with key metrics."""
     import json
 
-    from registry_ops import status as status_mod
+    from registry_ops.reports import status as status_mod
 
     endpoint = _endpoint(ctx)
     desired = _maybe_load(endpoint.root)
@@ -531,7 +531,7 @@ def status(ctx: click.Context, models: tuple[str, ...], fmt: str) -> int:
 
 def _versions(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[int]:
     """VERSION arguments as numbers: ``3`` or ``v3`` (as the output labels them)."""
-    from registry_ops.compare import parse_version
+    from registry_ops.reports.compare import parse_version
 
     try:
         return [parse_version(v) for v in values]
@@ -581,8 +581,8 @@ def compare(
     the champion alias holder, else the Production holder, else the first
     version compared (among the versions compared).
     """
-    from registry_ops.compare import collect
     from registry_ops.render.compare import renderer as compare_renderer
+    from registry_ops.reports.compare import collect
 
     endpoint = _endpoint(ctx)
     comparison = collect(_connect(ctx, endpoint), model, versions, metric_names, limit)
@@ -592,7 +592,7 @@ def compare(
 
 def _maybe_load(root: Path) -> Desired | None:
     """The desired state when the root has manifests; None when it has none."""
-    from registry_ops.loader import load
+    from registry_ops.desired.loader import load
 
     if not (root / "manifests").is_dir():
         return None
@@ -611,7 +611,7 @@ def _maybe_load(root: Path) -> Desired | None:
 @click.pass_context
 def export(ctx: click.Context, models: tuple[str, ...], out_dir: str | None, force: bool) -> int:
     """Write manifests from the live registry, to adopt models already in MLflow."""
-    from registry_ops import export as export_mod
+    from registry_ops.reports import export as export_mod
 
     endpoint = _endpoint(ctx)
     desired = _maybe_load(endpoint.root)
@@ -632,8 +632,8 @@ def export(ctx: click.Context, models: tuple[str, ...], out_dir: str | None, for
 def _load_annotated(root: str | Path, fmt: str | None) -> Desired:
     """Load the desired state; with ``fmt`` github, or unset in GitHub Actions, problems
     are also printed as ``::error`` annotations so they show on the pull request."""
+    from registry_ops.desired.loader import load
     from registry_ops.errors import InvalidInput
-    from registry_ops.loader import load
     from registry_ops.render import github
 
     try:
@@ -658,7 +658,7 @@ def init(ctx: click.Context, directory: str, force: bool) -> int:
     the manifests' yaml-language-server line points at. If any of these
     files exists, nothing is written unless --force is given.
     """
-    from registry_ops import scaffold
+    from registry_ops.gitops import scaffold
 
     written = scaffold.scaffold(Path(directory), force=force)
     for path in written:

@@ -34,16 +34,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from registry_ops import gates, gitinfo, yamldoc
+from registry_ops import gates
+from registry_ops import gitrepo as gitinfo
+from registry_ops.core.model import Desired, ModelManifest
+from registry_ops.core.plan import PROMOTION_STAGES, Change, GateResult, ModelPlan, Plan
+from registry_ops.core.planner import plan_models
+from registry_ops.core.state import Observed, ObservedModel
+from registry_ops.desired import yamldoc
 from registry_ops.errors import InvalidInput, RegistryOpsError
-from registry_ops.model import Desired, ModelManifest
-from registry_ops.plan import PROMOTION_STAGES, Change, GateResult, ModelPlan, Plan
-from registry_ops.planner import plan_models
-from registry_ops.reconcile import Endpoint, select
-from registry_ops.state import Observed, ObservedModel
+from registry_ops.pipeline.plan import Endpoint, select
 
 if TYPE_CHECKING:  # the adapter imports mlflow
-    from registry_ops.mlflow_adapter import Registry
+    from registry_ops.registry import Registry
 
 BRANCH_PREFIX = "registry-ops/propose"
 
@@ -303,7 +305,7 @@ def propose(
     ``observed`` is the registry already read (a superset of ``names`` is fine);
     otherwise it is read once, for all models. With ``dry_run`` nothing is written.
     """
-    from registry_ops.mlflow_adapter.evidence import RegistryEvidence
+    from registry_ops.registry.evidence import RegistryEvidence
 
     root = endpoint.root
     git = check_repository(root)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from registry_ops.state import PROVENANCE_PREFIX, ObservedModel, ObservedVersion
+from registry_ops.core.state import PROVENANCE_PREFIX, ObservedModel, ObservedVersion
 
 PROVENANCE_TAG = PROVENANCE_PREFIX + "provenance"
 MAX_HELD = 64  # targets remembered per version; the oldest are dropped beyond this

@@ -6,7 +6,7 @@ Three sources, joined per target (``alias:NAME`` or ``stage:NAME``):
   its ``model:`` line under ``manifests/``, renames followed), with who, when,
   the message, and what moved between consecutive versions of the manifest
   (``champion: v2 -> v3``). One ``git log --follow -p`` reads them all.
-- **the apply log** (:mod:`registry_ops.audit`): the runs of the experiment
+- **the apply log** (:mod:`registry_ops.pipeline.audit`): the runs of the experiment
   ``registry-ops/applies`` that changed the model, each with the alias and
   stage changes that landed, when, by whom, from which commit.
 - **the registry now**: who holds each target, and every version's
@@ -34,14 +34,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry_ops.audit import EXPERIMENT, LoggedRun, read_log
+from registry_ops.core.provenance import record
+from registry_ops.core.state import ObservedModel
 from registry_ops.errors import RegistryOpsError
-from registry_ops.provenance import record
-from registry_ops.state import ObservedModel
+from registry_ops.pipeline.audit import EXPERIMENT, LoggedRun, read_log
 
 if TYPE_CHECKING:
-    from registry_ops.gitinfo import FileRevision
-    from registry_ops.mlflow_adapter import Registry
+    from registry_ops.gitrepo import FileRevision
+    from registry_ops.registry import Registry
 
 MANIFESTS = "manifests"
 NOT_TARGETS = ("stage:Archived", "stage:None")
@@ -297,7 +297,7 @@ def find_manifest(root: str | Path, model: str) -> tuple[Path, list[FileRevision
     """The repository top and the history of the manifest naming ``model`` (at HEAD,
     else the last file that named it), newest first; None outside git or when no
     file ever named it."""
-    from registry_ops import gitinfo
+    from registry_ops import gitrepo as gitinfo
 
     located = gitinfo.repo_relative(root, MANIFESTS)
     if located is None:
@@ -316,7 +316,7 @@ def find_manifest(root: str | Path, model: str) -> tuple[Path, list[FileRevision
 
 def _path_naming(top: Path, model: str, directory: str, rev: str) -> str | None:
     """The file under ``directory`` whose ``model:`` line names ``model`` at ``rev``."""
-    from registry_ops import gitinfo
+    from registry_ops import gitrepo as gitinfo
 
     for line in gitinfo.grep_head(top, "^model:", directory, rev):
         path, _, rest = line.partition(":model:")
@@ -333,7 +333,7 @@ def _follow(top: Path, model: str, directory: str, path: str, rev: str) -> list[
     file stops naming the model, and picked up again from whichever file named
     it just before (one ``git grep`` per such boundary).
     """
-    from registry_ops import gitinfo
+    from registry_ops import gitrepo as gitinfo
 
     out: list[FileRevision] = []
     seen: set[str] = set()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from registry_ops.model import Desired
-from registry_ops.state import Observed
+from registry_ops.core.model import Desired
+from registry_ops.core.state import Observed
 
 MAX_METRICS = 4
 

@@ -18,8 +18,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from registry_ops.core.state import EVAL_PREFIX, ObservedVersion
 from registry_ops.errors import RegistryOpsError
-from registry_ops.evaluation import (
+from registry_ops.gates.evaluation import (
     CLASSIFIER_METRICS,
     REGRESSOR_METRICS,
     Holdout,
@@ -27,8 +28,7 @@ from registry_ops.evaluation import (
     infer_task,
     load_holdout,
 )
-from registry_ops.mlflow_adapter import Registry
-from registry_ops.state import EVAL_PREFIX, ObservedVersion
+from registry_ops.registry import Registry
 
 
 class RegistryEvidence:
@@ -45,19 +45,19 @@ class RegistryEvidence:
 
     def signature(self, model: str, version: int) -> dict[str, Any] | None:
         """The logged signature (None without one)."""
-        from registry_ops.mlflow_adapter.models import signature_of
+        from registry_ops.registry.models import signature_of
 
         return signature_of(self._uri(model, version), **self.registry.uris)
 
     def load_check(self, model: str, version: int) -> tuple[bool, str]:
         """Load through pyfunc and predict on the input example; (ok, what happened)."""
-        from registry_ops.mlflow_adapter.models import predict_on_input_example
+        from registry_ops.registry.models import predict_on_input_example
 
         check = predict_on_input_example(self._uri(model, version), **self.registry.uris)
         return check.ok, check.detail
 
     def _holdout(self, spec: dict[str, Any], root: Path) -> Holdout:
-        from registry_ops.mlflow_adapter.models import download_artifact
+        from registry_ops.registry.models import download_artifact
 
         features = tuple(spec["features"]) if spec.get("features") else None
         key = (str(root), spec["dataset"], features)
@@ -98,7 +98,7 @@ class RegistryEvidence:
         uri = self._uri(model, version.version)
         label = f"{model} v{version.version}"
         if engine == "spark":
-            from registry_ops.mlflow_adapter.models import local_spark_session, spark_evaluate
+            from registry_ops.registry.models import local_spark_session, spark_evaluate
 
             if self._spark is None:
                 # A cluster's master URL (spark://, yarn, k8s://...) or a local session.
@@ -109,8 +109,8 @@ class RegistryEvidence:
                 progress=self._note, model=label, **self.registry.uris,
             )  # fmt: skip
         else:
-            from registry_ops.evaluation import evaluate
-            from registry_ops.mlflow_adapter.models import load_pyfunc, predictor
+            from registry_ops.gates.evaluation import evaluate
+            from registry_ops.registry.models import load_pyfunc, predictor
 
             loaded = load_pyfunc(uri, **self.registry.uris)
             result = evaluate(

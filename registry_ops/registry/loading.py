@@ -25,9 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from registry_ops.core.redact import redact
+from registry_ops.core.state import ObservedModel
 from registry_ops.errors import RegistryOpsError
-from registry_ops.redact import redact
-from registry_ops.state import ObservedModel
 
 __all__ = ["STAGES", "Loaded", "TargetNotResolved", "load_model", "resolve"]
 
@@ -191,8 +191,8 @@ def load_model(
     with _process_state_kept():
         import mlflow
 
-        from registry_ops.mlflow_adapter import Registry
-        from registry_ops.mlflow_adapter.models import load_pyfunc
+        from registry_ops.registry import Registry
+        from registry_ops.registry.models import load_pyfunc
 
         tracking = tracking_uri or mlflow.get_tracking_uri()
         registry_at = registry_uri or (tracking if tracking_uri else mlflow.get_registry_uri())

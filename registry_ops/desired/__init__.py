@@ -1,0 +1,3 @@
+"""Reading the repository: which files are read, safe YAML with line marks, schemas, loading
+into the core model, messages.
+"""

@@ -1,0 +1,1 @@
+"""Git-facing features: history, propose, init and its templates."""

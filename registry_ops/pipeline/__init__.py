@@ -1,0 +1,1 @@
+"""The use cases, which never print: plan, seal, apply, lease, unlock, audit."""

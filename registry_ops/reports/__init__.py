@@ -1,0 +1,1 @@
+"""Read-only reports on the live registry: status, compare, export."""
