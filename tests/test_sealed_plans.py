@@ -194,3 +194,24 @@ def test_uncommitted_means_manifests_or_policies_only(  # type: ignore[no-untype
     assert "WARNING: uncommitted changes in" in dirty.err and "manifests/new.yaml" in dirty.err
     record = json.loads(backend.client.get_model_version(scene, "3").tags[PROVENANCE_TAG])
     assert record["commit"] == head + "+uncommitted"
+
+
+@only(SQLITE)
+def test_show_renders_the_saved_plan_and_refuses_an_edited_one(  # type: ignore[no-untyped-def]
+    cli, backend, workspace, scene, tmp_path
+):
+    path = tmp_path / "plan.json"
+    data = save(cli, backend, workspace, path)
+    shown = cli("show", str(path), "--format", "json")
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out) == data
+    summary = cli("show", str(path), "--format", "markdown", "--summary")
+    assert summary.code == 0 and "### registry-ops plan" in summary.out
+    annotations = cli("show", str(path), "--format", "github")
+    assert annotations.code == 0 and "::error" in annotations.out  # the blocked promotion
+    data["models"][0]["changes"][0]["reason"] = "drift"
+    path.write_text(json.dumps(data))
+    edited = cli("show", str(path), "--format", "text")
+    assert edited.code == 1 and "digest does not match" in edited.err
+    missing = cli("show", str(tmp_path / "nope.json"))
+    assert missing.code == 1 and "nope.json" in missing.err and "Traceback" not in missing.err

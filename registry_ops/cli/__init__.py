@@ -231,6 +231,39 @@ def plan(
 
 
 @cli.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--summary",
+    is_flag=True,
+    help="markdown only: the job-summary budget (1 MB) instead of the comment's (64 KiB).",
+)
+@click.pass_context
+def show(ctx: click.Context, plan_file: str, fmt: str, summary: bool) -> int:
+    """Render a saved plan again, checked like apply checks it (schema, digest, signature).
+
+    A workflow makes one plan (`plan --out plan.json`) and shows it in several
+    shapes: the pull-request comment (markdown), the job summary (markdown
+    --summary: nothing cut) and annotations (github). Rendering the saved file,
+    instead of planning again, shows exactly the plan that was sealed.
+    """
+    from registry_ops.core.plan import load_plan
+    from registry_ops.render import renderer
+    from registry_ops.render.markdown import render_summary
+
+    try:
+        with open(plan_file, "rb") as stream:
+            result = load_plan(stream, plan_file)
+    except OSError as exc:
+        raise RegistryOpsError(f"cannot read plan file {plan_file}: {exc.strerror}") from exc
+    if fmt == "markdown" and summary:
+        render_summary(result, sys.stdout)
+    else:
+        renderer(fmt)(result, sys.stdout, _color(ctx, sys.stdout))
+    return EXIT_OK
+
+
+@cli.command()
 @global_options
 @click.argument("args", nargs=-1, metavar="[PLAN_FILE] [MODEL]...")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
