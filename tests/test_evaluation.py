@@ -286,8 +286,11 @@ def test_latency_is_the_p95_of_batch_times(holdout: Holdout) -> None:
     result = evaluate(slow, holdout, metrics=["latency_p95_ms"], batch_size=256)
     assert calls == [256, 256, 256, 256, 232]  # warm-up call first, untimed
     assert result.batches == 4 and result.metrics.keys() == {"latency_p95_ms"}
-    # linear interpolation between the slowest (~20 ms) and the next (~1 ms)
-    assert 10 < result.metrics["latency_p95_ms"] < 60
+    # sleep() never returns early, so the slow batch takes at least 20 ms and the
+    # p95 of four batch times (linear interpolation, 85% of the way from the third
+    # to the slowest) at least 17 ms; no batch takes longer than the whole run. Both
+    # bounds hold however loaded the machine is.
+    assert 17 <= result.metrics["latency_p95_ms"] <= result.seconds * 1000
     assert result.seconds > 0.02 and result.rows_per_second < ROWS / 0.02
     no_warmup = evaluate(
         lambda X: np.zeros(len(X)), holdout, metrics=["accuracy"], batch_size=100, warmup=False
