@@ -24,6 +24,8 @@ from registry_ops.desired.yamldoc import parse
 # Holding these is not holding a target: archived versions and versions without a stage.
 NOT_TARGETS = ("stage:Archived", "stage:None")
 
+# Where a document is cut into separately cached parses (a key at column 0), and the one
+# line that says which model a file is for.
 _TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:", re.M)
 _MODEL_LINE = re.compile(r"^model:.*$", re.M)
 
