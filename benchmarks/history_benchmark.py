@@ -174,7 +174,7 @@ def main() -> int:
         at = probe_time + timedelta(minutes=10)  # after that commit's apply
 
         def git_only() -> None:
-            history._load_block.cache_clear()  # measure a cold parse, as a new process has
+            history.clear_cache()  # measure a cold parse, as a new process has
             found = history.find_manifest(root, MODEL)
             assert found is not None
             desired = history.desired_history(found[1], MODEL)
@@ -183,7 +183,7 @@ def main() -> int:
         registry = Registry(uri)
 
         def in_process() -> dict[str, object]:
-            history._load_block.cache_clear()
+            history.clear_cache()
             found = history.collect(root, MODEL, lambda: registry)
             return found.at(at)
 

@@ -1,0 +1,199 @@
+"""Everything ``history`` knows about one model, and reading it: git in a thread
+while MLflow is imported and asked, then the join."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from registry_ops.errors import RegistryOpsError
+from registry_ops.gitops.history.desired import DesiredChange, desired_history
+from registry_ops.gitops.history.follow import MANIFESTS, find_manifest
+from registry_ops.gitops.history.timeline import Interval, current_holders, timeline
+from registry_ops.gitops.history.times import iso
+from registry_ops.pipeline.audit import EXPERIMENT, LoggedRun, read_log
+
+if TYPE_CHECKING:
+    from registry_ops.gitrepo import FileRevision
+    from registry_ops.registry import Registry
+
+
+@dataclass
+class History:
+    """Everything ``history`` knows about one model."""
+
+    model: str
+    manifest: str | None
+    desired: list[DesiredChange]
+    applies: list[LoggedRun]
+    current: dict[str, list[int]]
+    intervals: list[Interval]
+    now: datetime
+    registered: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def targets(self) -> list[str]:
+        """Every target seen anywhere: aliases first, then stages."""
+        seen = {i.target for i in self.intervals} | set(self.current)
+        seen |= {t for d in self.desired for t in d.targets}
+        return sorted(seen, key=lambda t: (not t.startswith("alias:"), t))
+
+    @property
+    def drift(self) -> list[Interval]:
+        """Holdings no apply made, reverted or not."""
+        return [i for i in self.intervals if i.source == "drift"]
+
+    def commit(self, sha: str | None) -> DesiredChange | None:
+        """The manifest commit ``sha`` (a ``+uncommitted`` label too), if it changed the model."""
+        if not sha:
+            return None
+        sha = sha.split("+", 1)[0]
+        for change in self.desired:
+            if change.commit == sha or (len(sha) >= 7 and change.commit.startswith(sha)):
+                return change
+        return None
+
+    def run(self, run_id: str | None) -> LoggedRun | None:
+        """The logged apply ``run_id``."""
+        return next((r for r in self.applies if r.run_id == run_id), None)
+
+    def desired_at(self, when: datetime) -> DesiredChange | None:
+        """The last manifest commit at or before ``when``."""
+        past = [d for d in self.desired if d.date <= when]
+        return max(past, key=lambda d: d.date) if past else None
+
+    def at(self, when: datetime) -> dict[str, Any]:
+        """Which version held each target at ``when``, who put it there, and what
+        the manifests wanted then."""
+        wanted = self.desired_at(when)
+        targets: dict[str, Any] = {}
+        for target in self.targets:
+            holders = [i for i in self.intervals if i.target == target and i.covers(when)]
+            entries = []
+            for interval in sorted(holders, key=lambda i: (i.source == "drift", i.start)):
+                entry = interval.to_dict()
+                run = self.run(interval.run_id)
+                entry["apply"] = run.to_dict() if run else None
+                change = self.commit(interval.commit)
+                entry["commit_info"] = _commit_info(change)
+                entry["note"] = _uncertainty(interval)
+                entries.append(entry)
+            desired = wanted.targets.get(target) if wanted and wanted.present else None
+            if not entries and desired is None:
+                continue
+            targets[target] = {
+                "holders": entries,
+                "desired": desired,
+                "desired_commit": _commit_info(wanted),
+            }
+        return {"time": iso(when), "targets": targets}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (newest first in each list)."""
+        return {
+            "model": self.model,
+            "manifest": self.manifest,
+            "registered": self.registered,
+            "now": iso(self.now),
+            "experiment": EXPERIMENT,
+            "current": self.current,
+            "desired": [d.to_dict() for d in self.desired],
+            "applies": [r.to_dict() for r in reversed(self.applies)],
+            "timeline": [i.to_dict() for i in self.intervals],
+            "drift": [i.to_dict() for i in self.drift],
+            "notes": list(self.notes),
+        }
+
+
+def _commit_info(change: DesiredChange | None) -> dict[str, Any] | None:
+    if change is None:
+        return None
+    return {
+        "commit": change.commit,
+        "author": change.author,
+        "email": change.email,
+        "date": iso(change.date),
+        "message": change.message,
+    }
+
+
+def _uncertainty(interval: Interval) -> str | None:
+    if interval.source == "drift":
+        found = f"found and reverted by apply run {interval.reverted_by}" if interval.reverted_by \
+            else "still in the registry"  # fmt: skip
+        return (
+            f"drift: set outside registry-ops at an unrecorded time after {iso(interval.start)}; "
+            f"{found}"
+        )
+    if not interval.end_known:
+        return (
+            f"it was replaced outside registry-ops at an unrecorded time before {iso(interval.end)}"
+        )
+    return None
+
+
+def collect(
+    root: str | Path,
+    model: str,
+    connect: Callable[[], Registry],
+    now: datetime | None = None,
+) -> History:
+    """Read git (in a thread, while MLflow is imported and asked) and the registry,
+    and join them."""
+    found: list[tuple[Path, list[FileRevision]] | None] = [None]
+    failed: list[BaseException] = []
+
+    def read_git() -> None:
+        try:
+            found[0] = find_manifest(root, model)
+        except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=read_git, name="git-history", daemon=True)
+    worker.start()
+    try:
+        registry = connect()
+        observed = registry.read_state([model]).get(model)
+        runs = read_log(registry, model)
+        now = now or datetime.now(UTC)  # the moment the registry was read
+    finally:
+        worker.join()
+    if failed:
+        raise failed[0]
+    notes = []
+    manifest = None
+    desired: list[DesiredChange] = []
+    if found[0] is not None:
+        _, revisions = found[0]
+        desired = desired_history(revisions, model)
+        manifest = revisions[0].path if revisions else None
+    else:
+        notes.append(f"no manifest under {MANIFESTS}/ names {model} in git")
+    if observed is None and not desired and not runs:
+        raise RegistryOpsError(
+            f"nothing known about {model}: no manifest in git names it, it is not "
+            "registered in MLflow, and the apply log has no run for it"
+        )
+    if observed is None:
+        notes.append(f"{model} is not registered in MLflow now")
+    truncated = sum(r.truncated for r in runs)
+    if truncated:
+        notes.append(
+            f"{truncated} archive change(s) are only in the runs' report.json (too many for a tag)"
+        )
+    return History(
+        model=model,
+        manifest=manifest,
+        desired=desired,
+        applies=runs,
+        current=current_holders(observed),
+        intervals=timeline(runs, observed, now),
+        now=now,
+        registered=observed is not None,
+        notes=notes,
+    )
