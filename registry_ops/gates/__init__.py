@@ -127,10 +127,12 @@ class ParamProblem:
 class GateKind:
     """Base of a gate kind: how a policy names it, what its mapping may hold, the gate itself.
 
-    Subclass it in one module of this package (or anywhere, then :func:`register`
-    it at runtime), set ``key`` and ``schema``, and implement ``__init__`` and
-    ``evaluate``; override ``check`` for rules the schema cannot state, ``params``
-    to normalise what was written, ``create`` to pick among gate classes.
+    Subclass it, set ``key`` and ``schema``, implement ``__init__`` and
+    ``evaluate``, and decorate the class with :func:`register`. Override
+    ``check`` for rules the schema cannot state, ``params`` to normalise what was
+    written, ``create`` to pick among gate classes. A module of this package is
+    found and imported by itself; a kind defined elsewhere counts from the
+    moment it is registered.
     """
 
     #: The policy key that names the kind: ``- metric: ...``.
