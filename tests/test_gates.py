@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from registry_ops import gates as gates_mod
 from registry_ops.core.model import Desired, GateSpec, ModelManifest, Policy, Retention
 from registry_ops.core.plan import Change, GateResult, ModelPlan
 from registry_ops.core.planner import plan_models
 from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
-from registry_ops.gates import Candidate, build, evaluate
+from registry_ops.gates import Candidate, GateKind, build, evaluate, register, unregister
 from registry_ops.gates.age import AgeGate
 from registry_ops.gates.metric import MetricGate
 from registry_ops.gates.tags import TagsGate
@@ -294,9 +293,11 @@ def test_not_blocked_when_all_gates_pass() -> None:
     assert not plans[0].blocked
 
 
-class SpyGate:
+class SpyGate(GateKind):
     """Records the candidate it is given."""
 
+    key = "spy"
+    schema = {"type": "object"}
     needs_metrics = True
     seen: list[Candidate] = []
 
@@ -308,10 +309,20 @@ class SpyGate:
         return GateResult(self.name, True, "seen")
 
 
-def test_candidate_carries_holder_metrics_target_and_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(gates_mod._KINDS, "spy", SpyGate)
+@pytest.fixture
+def spy_kind() -> Iterator[type[SpyGate]]:
+    """SpyGate registered for one test only."""
+    register(SpyGate)
+    try:
+        yield SpyGate
+    finally:
+        unregister(SpyGate.key)
+
+
+def test_candidate_carries_holder_metrics_target_and_clock(
+    monkeypatch: pytest.MonkeyPatch, spy_kind: type[SpyGate]
+) -> None:
     monkeypatch.setattr(SpyGate, "seen", [])
-    gates_mod._load_kinds()  # make sure the real kinds are registered before the lookup
     wanted = manifest(aliases={"champion": 2}, gates={"champion": "spy"})
     plans, desired, observed = setup([wanted], [registry()], policy("spy", {"spy": True}))
     metrics = {"r1": {"acc": 0.8}, "r2": {"acc": 0.95}}

@@ -6,28 +6,50 @@ providers) and returns one or more :class:`GateResult`, each carrying what it
 read. Gates run only for promotions, i.e. changes that give a version a
 target it does not hold now; re-running a converged plan evaluates nothing.
 
+A kind of gate is one :class:`GateKind` subclass, registered with
+:func:`register`: it names its policy key, carries the JSON Schema of its
+mapping, checks what the schema cannot say and builds the gate. Modules of
+this package are found without an import list (:mod:`registry_ops.gates.kinds`)
+and the policy schema is composed from the kinds (:mod:`registry_ops.gates.schema`).
+
 Evidence is gathered once per plan: run metrics of every candidate and
 displaced holder in one batched read (only if some gate needs metrics);
 model facts (signature, a load-and-predict check) and live evaluations
 through the context, cached per plan (evaluations also in the registry).
-
-Around the gates: a policy with ``allow_rollback`` lets a version that held
-the target before return to it without them, and a manifest's override
-lets a failure through until it expires (the gates still run and show).
+Running the gates of a plan, with the rollback exemption and overrides
+around them, is :mod:`registry_ops.gates.runner`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from registry_ops.core.model import Desired, GateSpec, ModelManifest, Policy
-from registry_ops.core.plan import Change, GateResult, ModelPlan
-from registry_ops.core.provenance import held_since
-from registry_ops.core.state import Observed, ObservedModel, ObservedVersion, version_facts
+from registry_ops.core.model import GateSpec
+from registry_ops.core.plan import GateResult
+from registry_ops.core.state import ObservedModel, ObservedVersion
+
+__all__ = [
+    "Candidate",
+    "Gate",
+    "GateContext",
+    "GateKind",
+    "MetricsFetcher",
+    "ModelEvidence",
+    "ParamPath",
+    "ParamProblem",
+    "Written",
+    "build",
+    "evaluate",
+    "fmt",
+    "kind_of",
+    "kinds",
+    "register",
+    "unregister",
+]
 
 
 class ModelEvidence(Protocol):
@@ -84,168 +106,83 @@ class Gate(Protocol):
         ...
 
 
-GateFactory = Callable[[GateSpec], Gate]
-_KINDS: dict[str, GateFactory] = {}
+# A position inside one gate's mapping, e.g. ("evaluate", "metrics", "f1", "min").
+ParamPath = tuple[str | int, ...]
+# The text of the scalar at a ParamPath as the policy file has it (None when unknown):
+# messages quote ".nan" as written, not Python's "nan".
+Written = Callable[[ParamPath], str | None]
 
 
-def register(kind: str) -> Callable[[GateFactory], GateFactory]:
-    """Class decorator: make a gate kind available to policies under ``kind``."""
+@dataclass(frozen=True)
+class ParamProblem:
+    """What is wrong with a gate's parameters, at a path inside the gate's mapping.
 
-    def wrap(factory: GateFactory) -> GateFactory:
-        _KINDS[kind] = factory
-        return factory
-
-    return wrap
-
-
-def build(policy: Policy) -> list[Gate]:
-    """The gates of a policy, in the order written."""
-    _load_kinds()
-    return [_KINDS[spec.kind](spec) for spec in policy.gates]
-
-
-def _load_kinds() -> None:
-    # Imported for their @register side effect; kept lazy to avoid import cycles.
-    from registry_ops.gates import age, live, metric, model_checks, previous, tags  # noqa: F401
-
-
-MetricsFetcher = Callable[[Iterable[str]], dict[str, dict[str, float]]]
-_Work = tuple[Change, ModelManifest, Policy, list[Gate], ObservedModel, ModelPlan]
-
-
-def evaluate(
-    plans: list[ModelPlan],
-    desired: Desired,
-    observed: Observed,
-    fetch_metrics: MetricsFetcher,
-    now: datetime | None = None,
-    context: GateContext | None = None,
-) -> None:
-    """Run the gates of every promotion in ``plans``, recording results on each change.
-
-    Metrics are fetched in one batch, and only for runs of candidates and of
-    the versions they displace, and only when some gate needs them.
+    The loader turns it into ``file:line:col: $.gates[i].<path>: message``.
     """
-    now = now or datetime.now().astimezone()
-    context = context or GateContext(Path(desired.root))
-    work: list[_Work] = []
-    for model_plan in plans:
-        manifest = desired.manifests[model_plan.model]
-        model = observed.models[model_plan.model]
-        for change in model_plan.changes:
-            name = change.target_name or ""
-            if not change.is_promotion or change.version is None:
-                continue
-            override = manifest.overrides.get(name)
-            if override is not None:
-                change.override = {
-                    "reason": override.reason,
-                    "expires": override.expires.isoformat(),
-                    "active": override.active(now.astimezone(UTC).date()),
-                    "file": manifest.file,
-                    "line": override.location.line,
-                }
-            policy_name = manifest.gates.get(name)
-            if policy_name is None:
-                continue
-            change.gated = True
-            policy = desired.policies[policy_name]
-            rollback = _rollback(change, model) if policy.allow_rollback else None
-            if rollback is not None:
-                change.rollback = rollback
-                change.gates = []
-                _pin(model_plan, [], model.versions[change.version], None, {})
-                continue
-            work.append((change, manifest, policy, build(policy), model, model_plan))
 
-    run_ids: set[str] = set()
-    for change, _, _, gates, model, _ in work:
-        if any(g.needs_metrics for g in gates):
-            for v in _pair(change, model):
-                if v is not None and v.run_id:
-                    run_ids.add(v.run_id)
-    metrics = fetch_metrics(run_ids) if run_ids else {}
-
-    for change, _, policy, gates, model, model_plan in work:
-        version, holder = _pair(change, model)
-        assert version is not None
-        candidate = Candidate(
-            model=change.model,
-            target=change.target_name or "",
-            version=version,
-            holder=holder,
-            metrics=metrics.get(version.run_id, {}) if version.run_id else None,
-            holder_metrics=(
-                metrics.get(holder.run_id, {}) if holder is not None and holder.run_id else None
-            ),
-            now=now,
-            observed=model,
-            context=context,
-            target_key=change.target or "",
-        )
-        change.gates = []
-        for gate in gates:
-            outcome = gate.evaluate(candidate)
-            for result in outcome if isinstance(outcome, list) else [outcome]:
-                result.policy = policy.name
-                result.evidence = {
-                    "version": version.version,
-                    "run_id": version.run_id,
-                    **result.evidence,
-                }
-                change.gates.append(result)
-        _pin(model_plan, gates, version, holder, metrics)
+    path: ParamPath
+    message: str
 
 
-def _pair(
-    change: Change, model: ObservedModel
-) -> tuple[ObservedVersion | None, ObservedVersion | None]:
-    """The candidate and its baseline: the version it displaces, or, when it joins a
-    stage that keeps its holders, the newest of them (a multi-version stage's holder
-    is a baseline too)."""
-    version = model.versions.get(change.version) if change.version is not None else None
-    holder = model.versions.get(change.from_version) if change.from_version else None
-    if holder is None and change.stage is not None:
-        others = [v for v in model.stage_holders(change.stage) if v != change.version]
-        holder = model.versions[others[-1]] if others else None
-    return version, holder
+class GateKind:
+    """Base of a gate kind: how a policy names it, what its mapping may hold, the gate itself.
 
+    Subclass it, set ``key`` and ``schema``, implement ``__init__`` and
+    ``evaluate``, and decorate the class with :func:`register`. Override
+    ``check`` for rules the schema cannot state, ``params`` to normalise what was
+    written, ``create`` to pick among gate classes. A module of this package is
+    found and imported by itself; a kind defined elsewhere counts from the
+    moment it is registered.
+    """
 
-def _rollback(change: Change, model: ObservedModel) -> dict[str, Any] | None:
-    """When the candidate held this target before: since when, and until another took it."""
-    assert change.version is not None and change.target is not None
-    target = change.target
-    since = held_since(model.versions[change.version], target)
-    if since is None:
-        return None
-    later = sorted(
-        t
-        for n, v in model.versions.items()
-        if n != change.version and (t := held_since(v, target)) and t > since
-    )
-    return {"version": change.version, "held_from": since, "held_to": later[0] if later else None}
+    #: The policy key that names the kind: ``- metric: ...``.
+    key: ClassVar[str]
+    #: JSON Schema (Draft 2020-12) of one gate mapping of this kind; it lands in
+    #: the policy schema as ``$defs/<camelCaseKey>Gate``.
+    schema: ClassVar[dict[str, Any]]
+    #: Definitions the schema refers to as ``#/$defs/<name>``.
+    defs: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: Position among the kinds: in the schema, in messages that list the keys, and
+    #: (for a gate naming two kinds) which one's schema applies. Ties go by key.
+    order: ClassVar[int] = 1000
 
+    name: str
+    needs_metrics: bool = False
 
-def _pin(
-    model_plan: ModelPlan,
-    gates: list[Gate],
-    version: ObservedVersion,
-    holder: ObservedVersion | None,
-    metrics: dict[str, dict[str, float]],
-) -> None:
-    """Record what the gates read, so a saved plan is refused once any of it changed."""
-    facts = model_plan.evidence.setdefault("versions", {})
-    runs = model_plan.evidence.setdefault("metrics", {})
-    names = {m for g in gates if isinstance(m := getattr(g, "metric", None), str)}
-    for v in (version, holder):
-        if v is None:
-            continue
-        facts[str(v.version)] = version_facts(v)
-        if v.run_id and names:
-            read = metrics.get(v.run_id, {})
-            runs.setdefault(v.run_id, {}).update({n: read.get(n) for n in sorted(names)})
+    def __init__(self, spec: GateSpec) -> None:
+        """Read the gate's parameters from ``spec.params`` (validated and checked)."""
+
+    @classmethod
+    def check(cls, params: Mapping[Any, Any], written: Written) -> list[ParamProblem]:
+        """What the schema cannot say about ``params`` (a mapping not yet validated).
+
+        Runs next to schema validation, so all problems of a file are reported
+        together: guard every access. Every gate's own numbers are already
+        checked to be finite, with ``min`` at most ``max``.
+        """
+        return []
+
+    @classmethod
+    def params(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """The parameters a gate is built from, out of its validated mapping (default: as is)."""
+        return dict(raw)
+
+    @classmethod
+    def create(cls, spec: GateSpec) -> Gate:
+        """The gate for one spec of this kind."""
+        return cls(spec)
+
+    def evaluate(self, candidate: Candidate) -> GateResult | list[GateResult]:
+        """Decide for one candidate; never raise for missing evidence, fail instead."""
+        raise NotImplementedError
 
 
 def fmt(value: float) -> str:
     """Numbers in gate details: short, without float noise."""
     return f"{value:.6g}"
+
+
+# Below the interface on purpose: these modules import the names above from this
+# package, and importing ``registry_ops.gates`` should bring the whole API.
+from registry_ops.gates.kinds import build, kind_of, kinds, register, unregister  # noqa: E402
+from registry_ops.gates.runner import MetricsFetcher, evaluate  # noqa: E402

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from registry_ops.core.model import GateSpec
 from registry_ops.core.plan import GateResult
-from registry_ops.gates import Candidate, fmt, register
+from registry_ops.gates import Candidate, GateKind, fmt, register
 
 _DAY_MS = 86_400_000
 
 
-@register("max_age_days")
-class AgeGate:
+@register
+class AgeGate(GateKind):
     """``{max_age_days: N}``: stale versions are not promoted."""
 
-    needs_metrics = False
+    key = "max_age_days"
+    order = 30
+    schema = {
+        "description": "The version must have been created at most this many days ago.",
+        "type": "object",
+        "required": ["max_age_days"],
+        "additionalProperties": False,
+        "properties": {
+            "max_age_days": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "At most this many days old (a finite number > 0).",
+            },
+        },
+    }
 
     def __init__(self, spec: GateSpec) -> None:
         self.days: float = spec.params["max_age_days"]

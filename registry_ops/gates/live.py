@@ -9,24 +9,129 @@ as a tag keyed by the dataset's content hash, so re-planning does not re-score.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from registry_ops.core.model import GateSpec
 from registry_ops.core.plan import GateResult
-from registry_ops.gates import Candidate, fmt, register
+from registry_ops.gates import Candidate, GateKind, ParamProblem, Written, fmt, register
 from registry_ops.gates.metric import relative_result, relative_rule
+from registry_ops.gates.params import check_bounds
+
+# The metrics registry_ops.gates.evaluation computes (not imported: it brings pandas).
+METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc", "rmse", "mae", "r2")
+# A URI scheme of two or more characters: "C:\\data.csv" stays a path.
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
-@register("evaluate")
-class EvaluateGate:
+@register
+class EvaluateGate(GateKind):
     """Thresholds on a live evaluation, absolute or relative to the holder."""
 
-    needs_metrics = False
+    key = "evaluate"
+    order = 60
+    defs = {
+        "evalThreshold": {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "properties": {
+                "min": {"type": "number"},
+                "max": {"type": "number"},
+                "baseline": {"const": "current"},
+                "min_absolute_change": {"type": "number", "minimum": 0},
+                "min_relative_change": {"type": "number", "minimum": 0, "maximum": 1},
+                "greater_is_better": {"type": "boolean"},
+            },
+        }
+    }
+    schema = {
+        "description": (
+            "Live evaluation on a holdout set: the candidate and the current holder are scored "
+            "on the same rows. Results are cached on each version as a tag keyed by the "
+            "dataset's content hash."
+        ),
+        "type": "object",
+        "required": ["evaluate"],
+        "additionalProperties": False,
+        "properties": {
+            "evaluate": {
+                "type": "object",
+                "required": ["dataset", "targets"],
+                "additionalProperties": False,
+                "anyOf": [{"required": ["metrics"]}, {"required": ["latency_p95_ms"]}],
+                "properties": {
+                    "dataset": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": (
+                            "A CSV or Parquet file inside the repository (relative to the "
+                            "root), or an MLflow artifact URI (runs:/, models:/, "
+                            "mlflow-artifacts:/)."
+                        ),
+                    },
+                    "targets": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": (
+                            "The label column; the other columns are the features unless "
+                            "`features` lists them."
+                        ),
+                    },
+                    "features": {
+                        "type": "array",
+                        "items": {"type": "string", "minLength": 1},
+                        "minItems": 1,
+                    },
+                    "task": {"enum": ["classifier", "regressor"]},
+                    "metrics": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "propertyNames": {"enum": list(METRICS)},
+                        "additionalProperties": {"$ref": "#/$defs/evalThreshold"},
+                    },
+                    "latency_p95_ms": {
+                        "type": "number",
+                        "exclusiveMinimum": 0,
+                        "description": (
+                            "p95 of per-batch predict time over the holdout, in milliseconds, "
+                            "at most this."
+                        ),
+                    },
+                    "batch_size": {"type": "integer", "minimum": 1},
+                    "engine": {
+                        "enum": ["in-process", "spark"],
+                        "description": (
+                            "in-process (default) or spark: mlflow.pyfunc.spark_udf on a Spark "
+                            "session: the cluster whose master URL REGISTRY_OPS_SPARK_MASTER "
+                            "names, else a local one (local[2])."
+                        ),
+                    },
+                },
+            },
+        },
+    }
 
     def __init__(self, spec: GateSpec) -> None:
         self.spec: dict[str, Any] = dict(spec.params["evaluate"])
         self.dataset: str = self.spec["dataset"]
         self.name = f"evaluate on {self.dataset}"
+
+    @classmethod
+    def check(cls, params: Mapping[Any, Any], written: Written) -> list[ParamProblem]:
+        """Finite thresholds (latency and each metric's), and a holdout inside the repository."""
+        spec = params.get("evaluate")
+        if not isinstance(spec, dict):
+            return []
+        base = ("evaluate",)
+        found = check_bounds(base, {"latency_p95_ms": spec.get("latency_p95_ms")}, written)
+        metrics = spec.get("metrics")
+        for name, bounds in metrics.items() if isinstance(metrics, dict) else ():
+            if isinstance(bounds, dict):
+                found += check_bounds((*base, "metrics", name), bounds, written)
+        return found + _check_dataset(base, spec.get("dataset"))
 
     def _scores(self, candidate: Candidate, number: int) -> dict[str, Any]:
         models = candidate.context.models
@@ -105,3 +210,16 @@ def _absolute(
         detail = f"{metric} = {fmt(value)}, above the maximum {fmt(high)}"
         return GateResult(name, False, detail, observed=value, threshold=high)
     return GateResult(name, True, f"{metric} = {fmt(value)}", observed=value, threshold=threshold)
+
+
+def _check_dataset(base: tuple[str, ...], dataset: Any) -> list[ParamProblem]:
+    """A holdout path must stay inside the repository (URIs are the downloader's)."""
+    if not isinstance(dataset, str) or _URI.match(dataset):
+        return []
+    if not (Path(dataset).is_absolute() or ".." in Path(dataset).parts):
+        return []
+    message = (
+        f"dataset {dataset!r} escapes the repository: give a path inside it "
+        "(relative to the root) or an MLflow artifact URI"
+    )
+    return [ParamProblem((*base, "dataset"), message)]

@@ -6,21 +6,74 @@ import math
 
 from registry_ops.core.model import GateSpec
 from registry_ops.core.plan import GateResult
-from registry_ops.gates import Candidate, Gate, fmt, register
+from registry_ops.gates import Candidate, Gate, GateKind, fmt, register
 from registry_ops.gates.relative import RelativeThreshold, check_relative
+from registry_ops.gates.schema import yaml_string
 
 
-@register("metric")
-def metric_gate(spec: GateSpec) -> Gate:
-    """``{metric, min, max}``, or ``{metric, baseline: current, ...}`` for a relative gate."""
-    if spec.params.get("baseline") == "current":
-        return RelativeMetricGate(spec)
-    return MetricGate(spec)
+@register
+class MetricGate(GateKind):
+    """``{metric: NAME, min: X, max: Y}``: min and max are inclusive bounds; with
+    ``baseline: current`` the gate is a :class:`RelativeMetricGate`."""
 
-
-class MetricGate:
-    """``{metric: NAME, min: X, max: Y}``: min and max are inclusive bounds."""
-
+    key = "metric"
+    order = 10
+    schema = {
+        "description": (
+            "A metric of the version's source run: absolute bounds (min, max), or relative to "
+            "the version that holds the target now (baseline: current) with "
+            "mlflow.models.MetricThreshold's meaning: min_absolute_change, min_relative_change "
+            "(a fraction), greater_is_better (default true). 0 means 'no worse than the "
+            "holder'. A first promotion (no holder) passes the relative part and says so. "
+            "Thresholds are finite numbers (.nan and .inf are refused) and min may not exceed "
+            "max."
+        ),
+        "type": "object",
+        "required": ["metric"],
+        "additionalProperties": False,
+        "anyOf": [{"required": ["min"]}, {"required": ["max"]}, {"required": ["baseline"]}],
+        "properties": {
+            "metric": {
+                "type": "string",
+                "minLength": 1,
+                "description": yaml_string("Metric name, as logged to the run."),
+            },
+            "min": {
+                "type": "number",
+                "description": "The metric must be >= min (a finite number).",
+            },
+            "max": {
+                "type": "number",
+                "description": "The metric must be <= max (a finite number).",
+            },
+            "baseline": {
+                "const": "current",
+                "description": "Compare with the version that holds the target now.",
+            },
+            "min_absolute_change": {
+                "type": "number",
+                "minimum": 0,
+                "description": (
+                    "Candidate >= holder + this (greater is better), or <= holder - this."
+                ),
+            },
+            "min_relative_change": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": (
+                    "Candidate better than the holder by at least this fraction of the "
+                    "holder's value."
+                ),
+            },
+            "greater_is_better": {"type": "boolean", "description": "Default true."},
+        },
+        "dependentRequired": {
+            "min_absolute_change": ["baseline"],
+            "min_relative_change": ["baseline"],
+            "greater_is_better": ["baseline"],
+        },
+    }
     needs_metrics = True
 
     def __init__(self, spec: GateSpec) -> None:
@@ -33,6 +86,13 @@ class MetricGate:
         if self.max is not None:
             bounds.append(f"<= {fmt(self.max)}")
         self.name = f"{self.metric} {' and '.join(bounds)}"
+
+    @classmethod
+    def create(cls, spec: GateSpec) -> Gate:
+        """A relative gate for ``baseline: current``, else bounds on the candidate's metric."""
+        if spec.params.get("baseline") == "current":
+            return RelativeMetricGate(spec)
+        return cls(spec)
 
     def evaluate(self, candidate: Candidate) -> GateResult:
         """Pass when the candidate's metric lies within the bounds."""

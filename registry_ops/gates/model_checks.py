@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from registry_ops.core.model import GateSpec
 from registry_ops.core.plan import GateResult
-from registry_ops.gates import Candidate, register
+from registry_ops.gates import Candidate, GateKind, register
 
 
-@register("signature")
-class SignatureGate:
+@register
+class SignatureGate(GateKind):
     """``{signature: required}``: the logged model carries an input signature."""
 
-    needs_metrics = False
+    key = "signature"
+    order = 40
+    schema = {
+        "description": "The version's model was logged with a signature.",
+        "type": "object",
+        "required": ["signature"],
+        "additionalProperties": False,
+        "properties": {"signature": {"const": "required"}},
+    }
     name = "signature required"
-
-    def __init__(self, spec: GateSpec) -> None:
-        self.spec = spec
 
     def evaluate(self, candidate: Candidate) -> GateResult:
         """Read the model's metadata (once per version and plan)."""
@@ -37,15 +41,23 @@ class SignatureGate:
         )
 
 
-@register("loadable")
-class LoadableGate:
+@register
+class LoadableGate(GateKind):
     """``{loadable: true}``: loads through mlflow.pyfunc and predicts on its input example."""
 
-    needs_metrics = False
+    key = "loadable"
+    order = 50
+    schema = {
+        "description": (
+            "The version loads through mlflow.pyfunc and predicts on its logged input example "
+            "without error."
+        ),
+        "type": "object",
+        "required": ["loadable"],
+        "additionalProperties": False,
+        "properties": {"loadable": {"const": True}},
+    }
     name = "loads and predicts"
-
-    def __init__(self, spec: GateSpec) -> None:
-        self.spec = spec
 
     def evaluate(self, candidate: Candidate) -> GateResult:
         """Load the version and predict on its logged input example (once per plan)."""

@@ -5,14 +5,25 @@ from __future__ import annotations
 from registry_ops.core.model import STAGES, GateSpec
 from registry_ops.core.plan import GateResult
 from registry_ops.core.provenance import held_since
-from registry_ops.gates import Candidate, register
+from registry_ops.gates import Candidate, GateKind, register
 
 
-@register("requires_previous")
-class RequiresPreviousGate:
+@register
+class RequiresPreviousGate(GateKind):
     """``{requires_previous: challenger}``: the version holds, or has held, that target."""
 
-    needs_metrics = False
+    key = "requires_previous"
+    order = 70
+    schema = {
+        "description": (
+            "Ordered promotion: the version holds, or has held, this target first (the "
+            "registry's provenance tells)."
+        ),
+        "type": "object",
+        "required": ["requires_previous"],
+        "additionalProperties": False,
+        "properties": {"requires_previous": {"type": "string", "minLength": 1}},
+    }
 
     def __init__(self, spec: GateSpec) -> None:
         self.previous: str = spec.params["requires_previous"]

@@ -1,0 +1,56 @@
+"""Problems found while loading, as they are reported: file:line:col: $.path: message."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from pathlib import Path
+
+from registry_ops.core.model import Location
+from registry_ops.errors import Problem
+
+# One problem before it is recorded: position, JSON path, message.
+Found = tuple[tuple[int, int] | None, str, str]
+
+
+def _printable(text: str) -> str:
+    """``text`` with control and format characters escaped.
+
+    Keys, values and file names come from the input; an escape sequence or a
+    bidirectional override in them must not reach a terminal or a CI log raw.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+        else ch
+        for ch in text
+    )
+
+
+class Collector:
+    """Gathers problems for one run; each file's problems name that file."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def display(self, path: Path) -> str:
+        """How a file is named in messages: as reached from the root the user gave."""
+        return os.path.normpath(path)
+
+    def add(self, file: str, where: tuple[int, int] | None, path: str, message: str) -> None:
+        """Record a problem in ``file`` at ``where`` (line, column), escaped for a terminal."""
+        line, col = where if where else (None, None)
+        self.problems.append(
+            Problem(_printable(file), line, col, _printable(path), _printable(message))
+        )
+
+    def add_at(self, loc: Location, path: str, message: str) -> None:
+        """Record a problem at a location of the loaded model."""
+        self.add(loc.file, (loc.line, loc.column) if loc.line else None, path, message)  # type: ignore[arg-type]
+
+
+def shown_at(loc: Location) -> str:
+    """``file:line`` (or the file alone): where a first definition stands."""
+    return f"{loc.file}:{loc.line}" if loc.line else loc.file

@@ -1,0 +1,160 @@
+"""Running the gates of a plan's promotions, and what surrounds them.
+
+For every promotion whose target a manifest gates: a policy with
+``allow_rollback`` lets a version that held the target before return to it
+without the gates; otherwise every gate of the policy runs and its results
+are recorded on the change. A manifest's override of the target lets a
+failure through until it expires (the gates still run and show). What the
+gates read is pinned on the model's plan, so a saved plan is refused once
+any of it changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from registry_ops.core.model import Desired, ModelManifest, Policy
+from registry_ops.core.plan import Change, ModelPlan
+from registry_ops.core.provenance import held_since
+from registry_ops.core.state import Observed, ObservedModel, ObservedVersion, version_facts
+from registry_ops.gates import Candidate, Gate, GateContext
+from registry_ops.gates.kinds import build
+
+MetricsFetcher = Callable[[Iterable[str]], dict[str, dict[str, float]]]
+_Work = tuple[Change, ModelManifest, Policy, list[Gate], ObservedModel, ModelPlan]
+
+
+def evaluate(
+    plans: list[ModelPlan],
+    desired: Desired,
+    observed: Observed,
+    fetch_metrics: MetricsFetcher,
+    now: datetime | None = None,
+    context: GateContext | None = None,
+) -> None:
+    """Run the gates of every promotion in ``plans``, recording results on each change.
+
+    Metrics are fetched in one batch, and only for runs of candidates and of
+    the versions they displace, and only when some gate needs them.
+    """
+    now = now or datetime.now().astimezone()
+    context = context or GateContext(Path(desired.root))
+    work: list[_Work] = []
+    for model_plan in plans:
+        manifest = desired.manifests[model_plan.model]
+        model = observed.models[model_plan.model]
+        for change in model_plan.changes:
+            name = change.target_name or ""
+            if not change.is_promotion or change.version is None:
+                continue
+            override = manifest.overrides.get(name)
+            if override is not None:
+                change.override = {
+                    "reason": override.reason,
+                    "expires": override.expires.isoformat(),
+                    "active": override.active(now.astimezone(UTC).date()),
+                    "file": manifest.file,
+                    "line": override.location.line,
+                }
+            policy_name = manifest.gates.get(name)
+            if policy_name is None:
+                continue
+            change.gated = True
+            policy = desired.policies[policy_name]
+            rollback = _rollback(change, model) if policy.allow_rollback else None
+            if rollback is not None:
+                change.rollback = rollback
+                change.gates = []
+                _pin(model_plan, [], model.versions[change.version], None, {})
+                continue
+            work.append((change, manifest, policy, build(policy), model, model_plan))
+
+    run_ids: set[str] = set()
+    for change, _, _, gates, model, _ in work:
+        if any(g.needs_metrics for g in gates):
+            for v in _pair(change, model):
+                if v is not None and v.run_id:
+                    run_ids.add(v.run_id)
+    metrics = fetch_metrics(run_ids) if run_ids else {}
+
+    for change, _, policy, gates, model, model_plan in work:
+        version, holder = _pair(change, model)
+        assert version is not None
+        candidate = Candidate(
+            model=change.model,
+            target=change.target_name or "",
+            version=version,
+            holder=holder,
+            metrics=metrics.get(version.run_id, {}) if version.run_id else None,
+            holder_metrics=(
+                metrics.get(holder.run_id, {}) if holder is not None and holder.run_id else None
+            ),
+            now=now,
+            observed=model,
+            context=context,
+            target_key=change.target or "",
+        )
+        change.gates = []
+        for gate in gates:
+            outcome = gate.evaluate(candidate)
+            for result in outcome if isinstance(outcome, list) else [outcome]:
+                result.policy = policy.name
+                result.evidence = {
+                    "version": version.version,
+                    "run_id": version.run_id,
+                    **result.evidence,
+                }
+                change.gates.append(result)
+        _pin(model_plan, gates, version, holder, metrics)
+
+
+def _pair(
+    change: Change, model: ObservedModel
+) -> tuple[ObservedVersion | None, ObservedVersion | None]:
+    """The candidate and its baseline: the version it displaces, or, when it joins a
+    stage that keeps its holders, the newest of them (a multi-version stage's holder
+    is a baseline too)."""
+    version = model.versions.get(change.version) if change.version is not None else None
+    holder = model.versions.get(change.from_version) if change.from_version else None
+    if holder is None and change.stage is not None:
+        others = [v for v in model.stage_holders(change.stage) if v != change.version]
+        holder = model.versions[others[-1]] if others else None
+    return version, holder
+
+
+def _rollback(change: Change, model: ObservedModel) -> dict[str, Any] | None:
+    """When the candidate held this target before: since when, and until another took it."""
+    assert change.version is not None and change.target is not None
+    target = change.target
+    since = held_since(model.versions[change.version], target)
+    if since is None:
+        return None
+    later = sorted(
+        t
+        for n, v in model.versions.items()
+        if n != change.version and (t := held_since(v, target)) and t > since
+    )
+    return {"version": change.version, "held_from": since, "held_to": later[0] if later else None}
+
+
+def _pin(
+    model_plan: ModelPlan,
+    gates: list[Gate],
+    version: ObservedVersion,
+    holder: ObservedVersion | None,
+    metrics: dict[str, dict[str, float]],
+) -> None:
+    """Record what the gates read, so a saved plan is refused once any of it changed."""
+    facts = model_plan.evidence.setdefault("versions", {})
+    runs = model_plan.evidence.setdefault("metrics", {})
+    names = {m for g in gates if isinstance(m := getattr(g, "metric", None), str)}
+    for v in (version, holder):
+        if v is None:
+            continue
+        facts[str(v.version)] = version_facts(v)
+        if v.run_id and names:
+            read = metrics.get(v.run_id, {})
+            runs.setdefault(v.run_id, {}).update({n: read.get(n) for n in sorted(names)})
