@@ -11,6 +11,7 @@ import logging
 import os
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -173,7 +174,7 @@ class Connection:
         if self._http:
             self._probe()
 
-    def _calling(self, what: str) -> Any:
+    def _calling(self, what: str) -> AbstractContextManager[None]:
         """Context: any failure inside becomes a RegistryError naming this server."""
         return self.failures.calling(what)
 
@@ -203,9 +204,12 @@ class Connection:
         from mlflow.utils.credentials import get_default_host_creds
         from mlflow.utils.rest_utils import http_request, verify_rest_response
 
-        # A value other than ours is the user's: theirs holds for the probe too.
-        fuse = {key: None if os.environ.get(key) != HTTP_DEFAULTS[key] else short
-                for key, short in _PROBE.items()}  # fmt: skip
+        # A value other than ours is the user's: theirs holds for the probe too
+        # (None: http_request reads the environment, as every other call does).
+        fuse = {
+            key: short if os.environ.get(key) == HTTP_DEFAULTS[key] else None
+            for key, short in _PROBE.items()
+        }
         with self._calling("connecting"):
             response = http_request(  # type: ignore[no-untyped-call]
                 get_default_host_creds(self.uris["registry_uri"]),  # type: ignore[no-untyped-call]
