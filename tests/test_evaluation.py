@@ -407,7 +407,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_pyfunc_model_from_the_registry_scores_like_the_sklearn_model(
     store: dict[str, Any], holdout: Holdout
 ) -> None:
-    from registry_ops.registry.models import load_pyfunc, predictor
+    from registry_ops.registry.pyfunc import load_pyfunc, predictor
 
     loaded = load_pyfunc("models:/proba/1", tracking_uri=store["uri"])
     result = evaluate(predictor(loaded), holdout, metrics=["accuracy", "f1", "roc_auc"])
@@ -426,7 +426,7 @@ def test_pyfunc_model_from_the_registry_scores_like_the_sklearn_model(
 
 
 def test_loadable_evidence(store: dict[str, Any]) -> None:
-    from registry_ops.registry.models import (
+    from registry_ops.registry.pyfunc import (
         ModelLoadError,
         load_pyfunc,
         predict_on_input_example,
@@ -450,7 +450,7 @@ def test_loadable_evidence(store: dict[str, Any]) -> None:
 
 
 def test_signature_of(store: dict[str, Any]) -> None:
-    from registry_ops.registry.models import signature_of
+    from registry_ops.registry.pyfunc import signature_of
 
     signature = signature_of("models:/proba/1", tracking_uri=store["uri"])
     assert signature is not None
@@ -462,7 +462,7 @@ def test_signature_of(store: dict[str, Any]) -> None:
 
 
 def test_dataset_from_a_run_artifact(store: dict[str, Any], tmp_path: Path, root: Path) -> None:
-    from registry_ops.registry.models import download_artifact
+    from registry_ops.registry.artifacts import download_artifact
 
     download = functools.partial(download_artifact, dst_dir=tmp_path, tracking_uri=store["uri"])
     holdout = load_holdout(

@@ -90,14 +90,15 @@ def _spark_module() -> Iterator[None]:
 @pytest.fixture
 def spark(_spark_module: None) -> Any:
     """The active local session, or a new one (on the module's JVM once it has started)."""
-    from registry_ops.registry.models import local_spark_session
+    from registry_ops.registry.spark import local_spark_session
 
     return local_spark_session("local[2]")
 
 
 def test_spark_metrics_equal_the_in_process_engine(spirals: dict[str, Any], spark: Any) -> None:
     from registry_ops.gates.evaluation import evaluate, load_holdout
-    from registry_ops.registry.models import load_pyfunc, predictor, spark_evaluate
+    from registry_ops.registry.pyfunc import load_pyfunc, predictor
+    from registry_ops.registry.spark import spark_evaluate
 
     holdout = load_holdout("holdout.csv", root=spirals["root"], targets="label")
     model = load_pyfunc(spirals["model_uri"], tracking_uri=spirals["uri"])
@@ -123,7 +124,8 @@ def test_spark_metrics_equal_the_in_process_engine(spirals: dict[str, Any], spar
 
 def test_spark_predictions_keep_row_order(spirals: dict[str, Any], spark: Any) -> None:
     from registry_ops.gates.evaluation import load_holdout
-    from registry_ops.registry.models import load_pyfunc, predictor, spark_predict
+    from registry_ops.registry.pyfunc import load_pyfunc, predictor
+    from registry_ops.registry.spark import spark_predict
 
     holdout = load_holdout("holdout.csv", root=spirals["root"], targets="label")
     head = holdout.X.iloc[:300]
@@ -137,7 +139,7 @@ def test_spark_predictions_keep_row_order(spirals: dict[str, Any], spark: Any) -
 
 def test_unloadable_model_is_a_clear_error(spark: Any, tmp_path: Path) -> None:
     from registry_ops.errors import RegistryOpsError
-    from registry_ops.registry.models import spark_predict
+    from registry_ops.registry.spark import spark_predict
 
     frame = pd.DataFrame({"x": [0.0], "y": [1.0]})
     with pytest.raises(RegistryOpsError, match="cannot"):

@@ -45,19 +45,19 @@ class RegistryEvidence:
 
     def signature(self, model: str, version: int) -> dict[str, Any] | None:
         """The logged signature (None without one)."""
-        from registry_ops.registry.models import signature_of
+        from registry_ops.registry.pyfunc import signature_of
 
         return signature_of(self._uri(model, version), **self.registry.uris)
 
     def load_check(self, model: str, version: int) -> tuple[bool, str]:
         """Load through pyfunc and predict on the input example; (ok, what happened)."""
-        from registry_ops.registry.models import predict_on_input_example
+        from registry_ops.registry.pyfunc import predict_on_input_example
 
         check = predict_on_input_example(self._uri(model, version), **self.registry.uris)
         return check.ok, check.detail
 
     def _holdout(self, spec: dict[str, Any], root: Path) -> Holdout:
-        from registry_ops.registry.models import download_artifact
+        from registry_ops.registry.artifacts import download_artifact
 
         features = tuple(spec["features"]) if spec.get("features") else None
         key = (str(root), spec["dataset"], features)
@@ -98,7 +98,7 @@ class RegistryEvidence:
         uri = self._uri(model, version.version)
         label = f"{model} v{version.version}"
         if engine == "spark":
-            from registry_ops.registry.models import local_spark_session, spark_evaluate
+            from registry_ops.registry.spark import local_spark_session, spark_evaluate
 
             if self._spark is None:
                 # A cluster's master URL (spark://, yarn, k8s://...) or a local session.
@@ -110,7 +110,7 @@ class RegistryEvidence:
             )  # fmt: skip
         else:
             from registry_ops.gates.evaluation import evaluate
-            from registry_ops.registry.models import load_pyfunc, predictor
+            from registry_ops.registry.pyfunc import load_pyfunc, predictor
 
             loaded = load_pyfunc(uri, **self.registry.uris)
             result = evaluate(

@@ -28,6 +28,7 @@ from typing import Any
 from registry_ops.core.redact import redact
 from registry_ops.core.state import ObservedModel
 from registry_ops.errors import RegistryOpsError
+from registry_ops.registry.connection import HTTP_DEFAULTS
 
 __all__ = ["STAGES", "Loaded", "TargetNotResolved", "load_model", "resolve"]
 
@@ -40,12 +41,7 @@ STAGES = ("Production", "Staging")
 # HTTP retries, quiet mlflow loggers, retry notes instead of urllib3's
 # warnings). Right for the CLI; a service's own MLflow calls and logging must
 # not change because it loaded a model, so load_model puts them back.
-_ENV_KEYS = (
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT",
-    "MLFLOW_DISABLE_TELEMETRY",
-)
+_ENV_KEYS = tuple(HTTP_DEFAULTS)
 _LOGGERS = ("mlflow", "alembic", "urllib3.connectionpool")
 
 
@@ -192,7 +188,7 @@ def load_model(
         import mlflow
 
         from registry_ops.registry import Registry
-        from registry_ops.registry.models import load_pyfunc
+        from registry_ops.registry.pyfunc import load_pyfunc
 
         tracking = tracking_uri or mlflow.get_tracking_uri()
         registry_at = registry_uri or (tracking if tracking_uri else mlflow.get_registry_uri())

@@ -1,0 +1,113 @@
+"""How MLflow, transport and database failures read: one redacted sentence each.
+
+Registry calls run inside :meth:`Failures.calling`, which re-raises any
+failure as :class:`RegistryError` naming the server it was talking to (kept
+on the instance: each connection says its own server). Model loading runs
+inside :func:`translated`, which keeps the exception's type and first line.
+Passwords in URIs appear in MLflow's own messages: every text is redacted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from registry_ops.core.redact import redact
+from registry_ops.errors import RegistryError, RegistryOpsError
+
+__all__ = ["Failures", "ModelLoadError", "first_line", "transient", "translated"]
+
+_HINT = (
+    "hint: is the MLflow server up and reachable from here? Point registry-ops at it with "
+    "--tracking-uri or MLFLOW_TRACKING_URI; MLFLOW_HTTP_REQUEST_TIMEOUT and "
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES tune how long it waits."
+)
+_TRANSPORT = (
+    ("connection refused", "the connection was refused"),
+    ("failed to establish a new connection", "no connection could be made"),
+    ("name or service not known", "the host name does not resolve"),
+    ("nodename nor servname", "the host name does not resolve"),
+    ("temporary failure in name resolution", "the host name does not resolve"),
+    ("read timed out", "it did not answer in time"),
+    ("timed out", "it did not answer in time"),
+    ("connection reset", "the connection was reset"),
+    ("connection aborted", "the connection was dropped"),
+    ("remotedisconnected", "the connection was dropped"),
+    ("too many 5", "it kept answering with server errors"),
+    ("max retries exceeded", "it could not be reached"),
+)
+_DATABASE = (
+    ("database is locked", "the database is locked by another writer"),
+    ("unique constraint", "another writer changed the same entry at the same moment"),
+    ("duplicate key", "another writer changed the same entry at the same moment"),
+    ("could not serialize", "another writer changed the same entry at the same moment"),
+    ("deadlock", "another writer changed the same entry at the same moment"),
+)
+
+
+@dataclass(frozen=True)
+class Failures:
+    """Translates failures of calls to one server; ``server`` is its URI, redacted."""
+
+    server: str = ""
+
+    def explain(self, exc: BaseException, what: str) -> str:
+        """One readable sentence for an MLflow, transport or database failure, redacted."""
+        text = str(getattr(exc, "message", None) or exc or type(exc).__name__)
+        low = text.lower()
+        server = self.server or "the configured tracking URI"
+        for needle, cause in _TRANSPORT:
+            if needle in low:
+                return redact(f"cannot reach MLflow at {server} while {what}: {cause}.\n{_HINT}")
+        for needle, cause in _DATABASE:
+            if needle in low:
+                return redact(f"MLflow at {server} failed while {what}: {cause}; run it again.")
+        code = getattr(exc, "error_code", None)
+        # MLflow's messages can quote its own internal filters and stack details; the
+        # first line is what the server said.
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        first = re.sub(r"tag\.mlflow\.prompt\.is_prompt[^)'\"]*", "...", first)
+        if len(first) > 300:
+            first = first[:297] + "..."
+        prefix = f"{code}: " if code and code != "INTERNAL_ERROR" else ""
+        return redact(f"MLflow at {server} refused {what}: {prefix}{first}")
+
+    @contextmanager
+    def calling(self, what: str) -> Iterator[None]:
+        """Translate any MLflow or transport failure into a redacted RegistryError."""
+        try:
+            yield
+        except RegistryOpsError:
+            raise
+        except Exception as exc:  # MlflowException, requests errors, sqlalchemy errors...
+            raise RegistryError(self.explain(exc, what)) from None
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that lost a race with another writer (worth retrying)."""
+    low = str(exc).lower()
+    return any(needle in low for needle, _ in _DATABASE)
+
+
+class ModelLoadError(RegistryError):
+    """A model version could not be downloaded or loaded through mlflow.pyfunc."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (its type name when empty), redacted."""
+    text = getattr(exc, "message", None) or str(exc)
+    text = str(text).strip()
+    return redact(text.splitlines()[0] if text else type(exc).__name__)
+
+
+@contextmanager
+def translated(what: str, error: type[RegistryOpsError] = ModelLoadError) -> Iterator[None]:
+    """Any failure inside becomes ``error`` with a one-line, redacted message."""
+    try:
+        yield
+    except RegistryOpsError:
+        raise
+    except Exception as exc:  # MlflowException, OSError, a flavour's own errors...
+        raise error(f"{what}: {type(exc).__name__}: {first_line(exc)}") from exc

@@ -1,0 +1,126 @@
+"""Runs of one experiment, as plain data: where the apply log is kept.
+
+Tracking calls, not registry writes: they bypass ``Writes._write``, so the
+count of registry writes (and the fault seam on it) sees the registry's
+writes only.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from registry_ops.errors import RegistryError
+from registry_ops.registry.connection import Connection
+
+__all__ = ["Runs"]
+
+
+class Runs(Connection):
+    """Experiments and runs of the tracking server: create, write, search, read back."""
+
+    def experiment_id(
+        self, name: str, create: bool = False, artifact_location: str | None = None
+    ) -> str | None:
+        """The id of the active experiment ``name``; created when ``create`` (None if
+        absent and not created). A deleted one is an error: runs cannot go there."""
+        from mlflow.exceptions import MlflowException
+
+        def find() -> str | None:
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                return None
+            if found.lifecycle_stage != "active":
+                raise RegistryError(
+                    f"the experiment {name} is deleted; restore it (`mlflow experiments "
+                    f"restore --experiment-id {found.experiment_id}`) to keep the apply log"
+                )
+            return str(found.experiment_id)
+
+        with self._calling(f"reading the experiment {name}"):
+            existing = find()
+            if existing is not None or not create:
+                return existing
+            try:
+                return str(self.client.create_experiment(name, artifact_location=artifact_location))
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                return find()  # another apply created it first
+
+    def start_run(
+        self, experiment_id: str, run_name: str, tags: dict[str, str], start_ms: int | None = None
+    ) -> str:
+        """Create a run with its tags (one request); returns its id."""
+        with self._calling("starting a run in the apply log"):
+            run = self.client.create_run(
+                experiment_id, start_time=start_ms, tags=tags, run_name=run_name
+            )
+        return str(run.info.run_id)
+
+    def log_run_data(self, run_id: str, params: dict[str, str], tags: dict[str, str]) -> None:
+        """Params and more tags, one request per 100 of each (MLflow's batch limits)."""
+        from mlflow.entities import Param, RunTag
+
+        param_items, tag_items = list(params.items()), list(tags.items())
+        with self._calling("writing a run of the apply log"):
+            for start in range(0, max(len(param_items), len(tag_items)), 100):
+                self.client.log_batch(
+                    run_id,
+                    params=[Param(k, v) for k, v in param_items[start : start + 100]],
+                    tags=[RunTag(k, v) for k, v in tag_items[start : start + 100]],
+                )
+
+    def log_json_artifacts(self, run_id: str, files: dict[str, Any]) -> None:
+        """Each value as a JSON file artifact of the run, named by its key."""
+        with tempfile.TemporaryDirectory(prefix="registry-ops-") as tmp:
+            for name, data in files.items():
+                Path(tmp, name).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+            with self._calling("writing the apply log's artifacts"):
+                self.client.log_artifacts(run_id, tmp)
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        """Mark the run terminated with ``status`` (FINISHED or FAILED)."""
+        with self._calling("closing a run of the apply log"):
+            self.client.set_terminated(run_id, status)
+
+    def search_log_runs(
+        self, experiment_id: str, filter_string: str = "", max_results: int = 50_000
+    ) -> list[dict[str, Any]]:
+        """Runs of ``experiment_id`` matching ``filter_string``, oldest first, as plain
+        data: ``run_id``, ``start_time`` / ``end_time`` (ms), ``status``, ``tags``,
+        ``params``. Paged: a page of up to 1,000 runs per request."""
+        from mlflow.entities import ViewType
+
+        out: list[dict[str, Any]] = []
+        with self._calling("reading the apply log"):
+            for run in self._pages(
+                self.client.search_runs,
+                experiment_ids=[experiment_id],
+                filter_string=filter_string,
+                run_view_type=ViewType.ACTIVE_ONLY,
+                max_results=1_000,
+                order_by=["attributes.start_time ASC"],
+            ):
+                out.append(
+                    {
+                        "run_id": run.info.run_id,
+                        "start_time": run.info.start_time,
+                        "end_time": run.info.end_time,
+                        "status": run.info.status,
+                        "tags": dict(run.data.tags),
+                        "params": dict(run.data.params),
+                    }
+                )
+                if len(out) >= max_results:
+                    break
+        return out
+
+    def read_json_artifact(self, run_id: str, path: str) -> Any:
+        """A JSON artifact of a run, parsed."""
+        with tempfile.TemporaryDirectory(prefix="registry-ops-") as tmp:
+            with self._calling(f"reading {path} of run {run_id}"):
+                local = self.client.download_artifacts(run_id, path, tmp)
+            return json.loads(Path(local).read_text(encoding="utf-8"))
