@@ -2,7 +2,7 @@
 
 Pure of MLflow: a model is any ``predict`` callable taking a pandas DataFrame
 of feature columns and returning predictions (array-like, Series or
-DataFrame). ``registry_ops.registry.models`` turns a model URI into such a
+DataFrame). ``registry_ops.registry.pyfunc`` turns a model URI into such a
 callable, and scores whole datasets on Spark, feeding
 :func:`evaluate_predictions` so both engines share one metric code path.
 
