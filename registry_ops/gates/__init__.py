@@ -24,8 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from registry_ops.core.changes import Change
+from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import Desired, GateSpec, ModelManifest, Policy
-from registry_ops.core.plan import Change, GateResult, ModelPlan
+from registry_ops.core.plan import ModelPlan
 from registry_ops.core.provenance import held_since
 from registry_ops.core.state import Observed, ObservedModel, ObservedVersion, version_facts
 

@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 from registry_ops.core.provenance import record
 from registry_ops.core.state import ObservedModel
 from registry_ops.errors import RegistryOpsError
-from registry_ops.pipeline.audit import EXPERIMENT, LoggedRun, read_log
+from registry_ops.pipeline.audit import EXPERIMENT
+from registry_ops.pipeline.logged import LoggedRun, read_log
 
 if TYPE_CHECKING:
     from registry_ops.gitrepo import FileRevision

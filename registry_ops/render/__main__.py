@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from registry_ops.core.plan import load_plan
 from registry_ops.errors import EXIT_ERROR, EXIT_OK, RegistryOpsError
+from registry_ops.pipeline.seal import load_plan
 from registry_ops.render import FORMATS, renderer
 from registry_ops.render.markdown import render_summary
 
