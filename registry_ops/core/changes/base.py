@@ -83,7 +83,10 @@ class Change(ABC):
     action: ClassVar[str]
 
     # Fields some actions have, readable on every change (None where the action
-    # has none) for code that handles every kind of change alike.
+    # has none) for code that handles every kind of change alike. mypy reads them
+    # as read-only properties a subclass's field may override; at run time a
+    # property would shadow that field (a data descriptor wins over the
+    # instance), hence _Absent.
     if TYPE_CHECKING:
 
         @property
@@ -119,8 +122,11 @@ class Change(ABC):
         key = _Absent()
 
     def __init_subclass__(cls, action: str = "", **kwargs: Any) -> None:
+        """``class SetAlias(Change, action="set_alias")`` names the action and registers it."""
         super().__init_subclass__(**kwargs)
         if action:
+            if action in ACTIONS:
+                raise TypeError(f"two change classes for the action {action!r}")
             cls.action = action
             ACTIONS[action] = cls
 
