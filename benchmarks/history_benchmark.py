@@ -106,14 +106,15 @@ def build_repo(root: Path, commits: int, noise: int) -> dict[int, tuple[datetime
 def seed_registry(uri: str, artifacts: str, applies: int, truth: dict[int, tuple[datetime, int]]):  # type: ignore[no-untyped-def]
     from registry_ops.pipeline import audit
     from registry_ops.registry import Registry
+    from registry_ops.registry.applylog import ApplyLog
     from tests.support.seed import Seeder
 
     seeder = Seeder(uri, artifacts)
     for _ in range(5):
         seeder.version(MODEL, val_accuracy=0.9)
     seeder.client.set_registered_model_alias(MODEL, "champion", str(truth[len(truth) - 1][1]))
-    registry = Registry(uri)
-    experiment = registry.experiment_id(
+    log = ApplyLog(Registry(uri))
+    experiment = log.experiment_id(
         audit.EXPERIMENT, create=True, artifact_location=artifacts + "/applies"
     )
     assert experiment is not None
@@ -131,8 +132,8 @@ def seed_registry(uri: str, artifacts: str, applies: int, truth: dict[int, tuple
             audit.TAG_OUTCOME: "applied",
             audit.model_tag(MODEL): audit.summary_tag({"status": "applied", "changes": [change]}),
         }
-        run_id = registry.start_run(experiment, f"apply {index}", tags)
-        registry.end_run(run_id)
+        run_id = log.start_run(experiment, f"apply {index}", tags)
+        log.end_run(run_id)
         previous = version
 
 

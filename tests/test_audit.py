@@ -16,10 +16,12 @@ import git
 import pytest
 from mlflow.tracking import MlflowClient
 
-from registry_ops.core.plan import Change, ModelPlan, Plan
+from registry_ops.core.changes import Change, SetAlias, TransitionStage
+from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.pipeline import audit
 from registry_ops.pipeline.apply import ApplyResult, ModelOutcome
 from registry_ops.registry import Registry
+from registry_ops.registry.applylog import ApplyLog
 from tests.support.backends import SQLITE, only
 from tests.support.faults import run_with_fault
 
@@ -118,16 +120,19 @@ def test_converged_apply_records_nothing_and_asks_nothing(  # type: ignore[no-un
     assert len(runs_of(backend.uri, clf)) == 1
 
     calls: list[str] = []
-    for name in ("probe", "experiment_id", "start_run", "log_run_data", "log_json_artifacts",
-                 "end_run", "read_versions", "search_log_runs"):  # fmt: skip
-        original = getattr(Registry, name)
+    log_calls = ("experiment_id", "start_run", "log_run_data", "log_json_artifacts", "end_run",
+                 "search_runs")  # fmt: skip
+    for owner, name in [(Registry, "probe"), (Registry, "read_versions")] + [
+        (ApplyLog, n) for n in log_calls
+    ]:
+        original = getattr(owner, name)
 
-        def counting(self: Registry, *args: Any, _name: str = name, _orig: Any = original,
+        def counting(self: Any, *args: Any, _name: str = name, _orig: Any = original,
                      **kwargs: Any) -> Any:  # fmt: skip
             calls.append(_name)
             return _orig(self, *args, **kwargs)
 
-        monkeypatch.setattr(Registry, name, counting)
+        monkeypatch.setattr(owner, name, counting)
     again = cli(*backend.args(root, "apply", "--yes"))
     assert again.code == 0 and "apply log" not in again.err
     assert calls == []
@@ -230,8 +235,8 @@ def _plan(*changes: Change) -> Plan:
 
 
 def test_outcome_of_an_apply() -> None:
-    a = Change("set_alias", "m", version=2, from_version=1, alias="champion")
-    b = Change("transition_stage", "m", version=2, stage="Production", from_stage="None")
+    a = SetAlias("m", version=2, from_version=1, alias="champion")
+    b = TransitionStage("m", version=2, stage="Production", from_stage="None")
     plan = _plan(a, b)
     model = plan.models[0]
     assert audit.outcome_of(plan, ApplyResult([ModelOutcome(model, landed=[a, b])])) == "applied"

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import GateSpec
-from registry_ops.core.plan import GateResult
 from registry_ops.desired.loader import load
 from registry_ops.errors import InvalidInput
 from registry_ops.gates import (

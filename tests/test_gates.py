@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from registry_ops.core.changes import Change
+from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import Desired, GateSpec, ModelManifest, Policy, Retention
-from registry_ops.core.plan import Change, GateResult, ModelPlan
+from registry_ops.core.plan import ModelPlan
 from registry_ops.core.planner import plan_models
 from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
 from registry_ops.gates import Candidate, GateKind, build, evaluate, register, unregister

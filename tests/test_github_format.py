@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from registry_ops.core.plan import Change, GateResult, ModelPlan, Plan
+from registry_ops.core.changes import SetAlias, TransitionStage, UpdateDescription
+from registry_ops.core.gate_result import GateResult
+from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.errors import Problem
 from registry_ops.render import renderer
 from registry_ops.render.github import (
@@ -64,10 +66,9 @@ def test_annotations_point_at_the_targets_manifest_line(
     Path("manifests").mkdir()
     Path("manifests/clf.yaml").write_text(MANIFEST)
     changes = [
-        Change("set_alias", "clf", version=2, alias="champion", gates=[fail()]),
-        Change("set_alias", "clf", version=3, alias="canary"),
-        Change(
-            "transition_stage",
+        SetAlias("clf", version=2, alias="champion", gates=[fail()]),
+        SetAlias("clf", version=3, alias="canary"),
+        TransitionStage(
             "clf",
             version=2,
             stage="Production",
@@ -75,7 +76,7 @@ def test_annotations_point_at_the_targets_manifest_line(
             gates=[fail()],
             override={"reason": "hotfix", "expires": "2030-01-01", "active": True},
         ),
-        Change("update_description", "clf", value="d", from_value=""),
+        UpdateDescription("clf", value="d", from_value=""),
     ]
     lines = gh(Plan(models=[ModelPlan("clf", "manifests/clf.yaml", changes, None, "f")]))
     error, ungated, overridden, notice = lines
@@ -98,7 +99,7 @@ def test_absolute_manifest_paths_are_made_workspace_relative(
     manifest = tmp_path / "manifests" / "clf.yaml"
     manifest.write_text(MANIFEST)
     monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
-    change = Change("set_alias", "clf", version=2, alias="champion", gates=[fail()])
+    change = SetAlias("clf", version=2, alias="champion", gates=[fail()])
     (error, _) = gh(Plan(models=[ModelPlan("clf", str(manifest), [change], None, "f")]))
     assert error.startswith("::error file=manifests/clf.yaml,line=5,col=3,")
 
@@ -111,14 +112,14 @@ def test_an_unreadable_manifest_loses_the_line_not_the_annotation(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     make(tmp_path / "m.yaml")  # missing, broken, or a FIFO that would block a reader
-    change = Change("set_alias", "m", version=1, alias="champion", gates=[fail()])
+    change = SetAlias("m", version=1, alias="champion", gates=[fail()])
     (error, _) = gh(Plan(models=[ModelPlan("m", "m.yaml", [change], None, "f")]))
     assert error.startswith("::error file=m.yaml,title=")
 
 
 def test_registry_text_cannot_smuggle_a_second_command() -> None:
     evil = "x\n::error file=a::owned\r%0A"
-    change = Change("set_alias", evil, version=1, alias=evil, gates=[fail()])
+    change = SetAlias(evil, version=1, alias=evil, gates=[fail()])
     lines = gh(Plan(models=[ModelPlan(evil, "nowhere.yaml", [change], None, "f")]))
     assert len(lines) == 2
     assert all(line.startswith(("::error file=nowhere.yaml,", "::notice ")) for line in lines)

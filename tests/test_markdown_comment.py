@@ -11,7 +11,15 @@ from __future__ import annotations
 import io
 import re
 
-from registry_ops.core.plan import Change, GateResult, ModelPlan, Plan
+from registry_ops.core.changes import (
+    Change,
+    SetAlias,
+    SetModelTag,
+    TransitionStage,
+    UpdateDescription,
+)
+from registry_ops.core.gate_result import GateResult
+from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.render import renderer
 from registry_ops.render.markdown import (
     COMMENT_LIMIT,
@@ -66,13 +74,12 @@ def plan_of(*changes: Change, model: str = "clf") -> Plan:
 
 
 def test_marker_is_the_first_line() -> None:
-    for plan in (plan_of(), plan_of(Change("set_alias", "clf", version=2, alias="champion"))):
+    for plan in (plan_of(), plan_of(SetAlias("clf", version=2, alias="champion"))):
         assert md(plan).splitlines()[0] == MARKER == "<!-- registry-ops:plan -->"
 
 
 def test_gate_table_has_candidate_holder_delta_threshold_result() -> None:
-    change = Change(
-        "set_alias",
+    change = SetAlias(
         "clf",
         version=3,
         from_version=2,
@@ -89,9 +96,8 @@ def test_gate_table_has_candidate_holder_delta_threshold_result() -> None:
 
 
 def test_blocked_overridden_and_ungated_are_called_out_first() -> None:
-    blocked = Change("set_alias", "a", version=2, alias="champion", gates=[floor_gate(False)])
-    overridden = Change(
-        "transition_stage",
+    blocked = SetAlias("a", version=2, alias="champion", gates=[floor_gate(False)])
+    overridden = TransitionStage(
         "b",
         version=4,
         stage="Production",
@@ -104,7 +110,7 @@ def test_blocked_overridden_and_ungated_are_called_out_first() -> None:
             "active": True,
         },
     )
-    ungated = Change("set_alias", "c", version=1, alias="canary")
+    ungated = SetAlias("c", version=1, alias="canary")
     plan = Plan(
         models=[
             model_plan("a", [blocked]),
@@ -126,8 +132,7 @@ def test_blocked_overridden_and_ungated_are_called_out_first() -> None:
 
 
 def test_an_expired_override_blocks_and_says_so() -> None:
-    change = Change(
-        "set_alias",
+    change = SetAlias(
         "clf",
         version=2,
         alias="champion",
@@ -140,8 +145,7 @@ def test_an_expired_override_blocks_and_says_so() -> None:
 
 
 def test_rollback_says_which_version_and_when_it_held_the_target() -> None:
-    change = Change(
-        "set_alias",
+    change = SetAlias(
         "clf",
         version=2,
         from_version=3,
@@ -155,7 +159,7 @@ def test_rollback_says_which_version_and_when_it_held_the_target() -> None:
 
 
 def test_full_text_plan_is_collapsed() -> None:
-    change = Change("set_alias", "clf", version=2, alias="champion", gates=[floor_gate(True)])
+    change = SetAlias("clf", version=2, alias="champion", gates=[floor_gate(True)])
     text = md(plan_of(change))
     details = text[text.index("<details>") :]
     assert details.startswith("<details><summary>Full plan (text)</summary>")
@@ -172,10 +176,9 @@ HOSTILE = (
 
 def test_hostile_registry_text_cannot_inject() -> None:
     changes = [
-        Change("update_description", "m", value=HOSTILE, from_value=""),
-        Change("set_model_tag", "m", key=HOSTILE, value=HOSTILE, from_value=None),
-        Change(
-            "set_alias",
+        UpdateDescription("m", value=HOSTILE, from_value=""),
+        SetModelTag("m", key=HOSTILE, value=HOSTILE, from_value=None),
+        SetAlias(
             "m",
             version=2,
             alias="champion",
@@ -211,8 +214,7 @@ def big_plan(models: int, changes_each: int) -> Plan:
     for m in range(models):
         name = f"model-{m:04d}-" + "x" * 40
         changes = [
-            Change(
-                "set_alias",
+            SetAlias(
                 name,
                 version=v + 1,
                 alias=f"alias-{v}",

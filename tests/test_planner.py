@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from registry_ops.core.changes import Change
 from registry_ops.core.model import Location, ModelManifest, Prune, Retention
-from registry_ops.core.plan import Change
 from registry_ops.core.planner import plan_model, plan_models
 from registry_ops.core.state import Observed, ObservedModel, ObservedVersion, fingerprint
 from registry_ops.errors import InvalidInput

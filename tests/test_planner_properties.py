@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from registry_ops.core.actions import action
+from registry_ops.core.changes import Change
 from registry_ops.core.model import ModelManifest, Prune, Retention
-from registry_ops.core.plan import Change
 from registry_ops.core.planner import plan_model
 from registry_ops.core.provenance import Provenance, stamp, with_stamp
 from registry_ops.core.state import ObservedModel, ObservedVersion
@@ -80,7 +79,7 @@ def apply_changes(model: ObservedModel, changes: list[Change]) -> Iterator[Obser
     prov = Provenance("c0ffee", False, "ci", f"2026-11-24T00:00:00.{next(_CLOCK):09d}", "d")
     points = stamp_points(changes)
     for index, change in enumerate(changes):
-        model = action(change).simulate(change, model)
+        model = change.simulate(model)
         if index in points:
             number = points[index]
             value = stamp(model.versions[number], targets_of(changes, number), "m.yaml", prov)

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
-from registry_ops.core.plan import Change, GateResult, ModelPlan, Plan, load_plan
+from registry_ops.core.changes import (
+    Change,
+    DeleteAlias,
+    DeleteModelTag,
+    SetAlias,
+    SetModelTag,
+    TransitionStage,
+    UpdateDescription,
+)
+from registry_ops.core.gate_result import GateResult
+from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.errors import PlanFileError
+from registry_ops.pipeline.seal import load_plan
 from registry_ops.render import renderer
 
 ESC = "\033["
@@ -33,14 +45,13 @@ def model_plan(name: str, changes: list[Change], manifest: str = "") -> ModelPla
 
 def good_changes(model: str = "good") -> list[Change]:
     return [
-        Change("update_description", model, value="new", from_value="old"),
-        Change("set_model_tag", model, key="team", value="ml", from_value=None),
-        Change("set_model_tag", model, key="tier", value="2", from_value="1"),
-        Change("delete_model_tag", model, key="stray", from_value="x", reason="prune"),
-        Change("set_alias", model, version=2, alias="champion", gates=[gate(True)]),
-        Change("set_alias", model, version=3, from_version=2, alias="challenger"),
-        Change(
-            "transition_stage",
+        UpdateDescription(model, value="new", from_value="old"),
+        SetModelTag(model, key="team", value="ml", from_value=None),
+        SetModelTag(model, key="tier", value="2", from_value="1"),
+        DeleteModelTag(model, key="stray", from_value="x", reason="prune"),
+        SetAlias(model, version=2, alias="champion", gates=[gate(True)]),
+        SetAlias(model, version=3, from_version=2, alias="challenger"),
+        TransitionStage(
             model,
             version=2,
             from_version=1,
@@ -48,21 +59,19 @@ def good_changes(model: str = "good") -> list[Change]:
             from_stage="None",
             gates=[gate(True)],
         ),
-        Change(
-            "transition_stage",
+        TransitionStage(
             model,
             version=1,
             stage="Archived",
             from_stage="Production",
             reason="displaced",
         ),
-        Change("delete_alias", model, from_version=1, alias="old", reason="prune"),
+        DeleteAlias(model, from_version=1, alias="old", reason="prune"),
     ]
 
 
 def blocked_change(model: str = "weak") -> Change:
-    return Change(
-        "set_alias",
+    return SetAlias(
         model,
         version=1,
         alias="champion",
@@ -267,10 +276,9 @@ def test_load_plan_rejects_a_change_that_is_not_an_object() -> None:
 def hostile_plan() -> Plan:
     evil = "<script>x</script> | *bold* `code` _u_ [l](u)"
     changes = [
-        Change("update_description", "m", value=evil, from_value=""),
-        Change("set_model_tag", "m", key="k|*", value="`v`", from_value=None),
-        Change(
-            "set_alias",
+        UpdateDescription("m", value=evil, from_value=""),
+        SetModelTag("m", key="k|*", value="`v`", from_value=None),
+        SetAlias(
             "m",
             version=2,
             alias="champion",
@@ -348,3 +356,21 @@ def test_markdown_no_changes() -> None:
 def test_unknown_renderer_is_refused() -> None:
     with pytest.raises(KeyError):
         renderer("yaml")
+
+
+def test_a_plan_saved_before_the_typed_changes_still_verifies_and_renders_byte_for_byte() -> None:
+    """The JSON plan is a public contract: tests/data/plan-v1.json was saved by the
+    release whose changes were one class keyed by an action string (every action,
+    drift, an override, a rollback, stamp-only changes). It loads, its digest
+    verifies, and it renders back to the same bytes."""
+    raw = (Path(__file__).parent / "data" / "plan-v1.json").read_bytes()
+    plan = load_plan(io.BytesIO(raw), "plan-v1.json")
+    assert {c.action for c in plan.changes} == {
+        "update_description",
+        "set_model_tag",
+        "delete_model_tag",
+        "set_alias",
+        "transition_stage",
+        "delete_alias",
+    }
+    assert render(plan, "json").encode() == raw

@@ -31,8 +31,9 @@ from registry_ops.errors import (
 from registry_ops.render import FORMATS
 
 if TYPE_CHECKING:  # the real imports happen inside the commands that need them
+    from registry_ops.core.changes import Change
     from registry_ops.core.model import Desired
-    from registry_ops.core.plan import Change, Plan
+    from registry_ops.core.plan import Plan
     from registry_ops.core.provenance import Provenance
     from registry_ops.pipeline.apply import ApplyResult
     from registry_ops.pipeline.plan import Endpoint
@@ -247,7 +248,7 @@ def show(ctx: click.Context, plan_file: str, fmt: str, summary: bool) -> int:
     --summary: nothing cut) and annotations (github). Rendering the saved file,
     instead of planning again, shows exactly the plan that was sealed.
     """
-    from registry_ops.core.plan import load_plan
+    from registry_ops.pipeline.seal import load_plan
     from registry_ops.render import renderer
     from registry_ops.render.markdown import render_summary
 
@@ -276,10 +277,10 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
     registry. Each model is changed under a lease, so two applies never
     write one model at once.
     """
-    from registry_ops.core.plan import load_plan
     from registry_ops.core.provenance import Provenance
     from registry_ops.pipeline.apply import apply_plan
     from registry_ops.pipeline.plan import check_target, make_plan, narrow, prepare
+    from registry_ops.pipeline.seal import load_plan
     from registry_ops.render import renderer
 
     endpoint = _endpoint(ctx)

@@ -10,8 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from registry_ops.core.changes import (
+    Change,
+    DeleteAlias,
+    DeleteModelTag,
+    SetAlias,
+    SetModelTag,
+    TransitionStage,
+    UpdateDescription,
+)
 from registry_ops.core.model import STAGES, Location, ModelManifest
-from registry_ops.core.plan import Change, ModelPlan
+from registry_ops.core.plan import ModelPlan
 from registry_ops.core.provenance import unstamped
 from registry_ops.core.state import Observed, ObservedModel, fingerprint, snapshot_of
 from registry_ops.errors import InvalidInput, Problem
@@ -143,65 +152,40 @@ def plan_model(manifest: ModelManifest, model: ObservedModel) -> list[Change]:
     meta: list[Change] = []
     if manifest.description is not None and manifest.description != (model.description or ""):
         meta.append(
-            Change(
-                "update_description",
-                name,
-                value=manifest.description,
-                from_value=model.description or "",
-            )
+            UpdateDescription(name, value=manifest.description, from_value=model.description or "")
         )
     current_tags = model.user_tags()
     if manifest.tags is not None:
         for key, value in sorted(manifest.tags.items()):
             if current_tags.get(key) != value:
                 meta.append(
-                    Change(
-                        "set_model_tag",
-                        name,
-                        key=key,
-                        value=value,
-                        from_value=current_tags.get(key),
-                    )
+                    SetModelTag(name, key=key, value=value, from_value=current_tags.get(key))
                 )
         if manifest.prune.tags:
             for key in sorted(set(current_tags) - set(manifest.tags)):
                 meta.append(
-                    Change(
-                        "delete_model_tag",
-                        name,
-                        key=key,
-                        from_value=current_tags[key],
-                        reason="prune",
-                    )
+                    DeleteModelTag(name, key=key, from_value=current_tags[key], reason="prune")
                 )
 
-    aliases: list[Change] = []
-    deletions: list[Change] = []
+    aliases: list[SetAlias] = []
+    deletions: list[DeleteAlias] = []
     for alias, version in sorted(manifest.aliases.items()):
         holder = model.aliases.get(alias)
         if holder != version:
-            aliases.append(
-                Change("set_alias", name, version=version, from_version=holder, alias=alias)
-            )
+            aliases.append(SetAlias(name, alias=alias, version=version, from_version=holder))
     if manifest.prune.aliases:
         for alias in sorted(set(model.aliases) - set(manifest.aliases)):
             deletions.append(
-                Change(
-                    "delete_alias",
-                    name,
-                    from_version=model.aliases[alias],
-                    alias=alias,
-                    reason="prune",
-                )
+                DeleteAlias(name, alias=alias, from_version=model.aliases[alias], reason="prune")
             )
 
     promotions, archives = _stage_changes(manifest, model)
-    changes = meta + aliases + promotions + archives + deletions
-    return changes + _unstamped(manifest, model, aliases + promotions, adopting=bool(changes))
+    changes: list[Change] = [*meta, *aliases, *promotions, *archives, *deletions]
+    return changes + _unstamped(manifest, model, [*aliases, *promotions], adopting=bool(changes))
 
 
 def _unstamped(
-    manifest: ModelManifest, model: ObservedModel, planned: list[Change], adopting: bool
+    manifest: ModelManifest, model: ObservedModel, planned: Sequence[Change], adopting: bool
 ) -> list[Change]:
     """Stamp-only changes for targets held as wanted by a version with no record of it.
 
@@ -214,12 +198,11 @@ def _unstamped(
         target = f"alias:{alias}"
         if target not in moving and version in unstamped(model, target, adopting):
             out.append(
-                Change(
-                    "set_alias",
+                SetAlias(
                     manifest.model,
+                    alias=alias,
                     version=version,
                     from_version=version,
-                    alias=alias,
                     reason="provenance",
                 )
             )
@@ -230,8 +213,7 @@ def _unstamped(
         for version in unstamped(model, target, adopting):
             if version in manifest.stages[stage]:
                 out.append(
-                    Change(
-                        "transition_stage",
+                    TransitionStage(
                         manifest.model,
                         version=version,
                         from_version=version,
@@ -245,11 +227,11 @@ def _unstamped(
 
 def _stage_changes(
     manifest: ModelManifest, model: ObservedModel
-) -> tuple[list[Change], list[Change]]:
+) -> tuple[list[TransitionStage], list[TransitionStage]]:
     name = manifest.model
     wanted: dict[int, str] = {v: stage for stage in STAGES for v in manifest.stages.get(stage, ())}
-    promotions: list[Change] = []
-    archives: list[Change] = []
+    promotions: list[TransitionStage] = []
+    archives: list[TransitionStage] = []
     archived: set[int] = set()
 
     for stage in STAGES:
@@ -262,8 +244,7 @@ def _stage_changes(
             current = model.versions[version].stage
             if current == stage:
                 continue
-            change = Change(
-                "transition_stage",
+            change = TransitionStage(
                 name,
                 version=version,
                 from_version=displaced[0] if displaced and stage != "Archived" else None,
@@ -308,17 +289,16 @@ def _stage_changes(
     promotions.sort(
         key=lambda c: (
             _LEAVE_RANK.get(c.from_stage or "None", 0),
-            STAGES.index(c.stage or ""),
+            STAGES.index(c.stage),
             c.version,
         )
     )
-    archives.sort(key=lambda c: c.version or 0)
+    archives.sort(key=lambda c: c.version)
     return promotions, archives
 
 
-def _archive(model: str, version: int, from_stage: str, reason: str) -> Change:
-    return Change(
-        "transition_stage",
+def _archive(model: str, version: int, from_stage: str, reason: str) -> TransitionStage:
+    return TransitionStage(
         model,
         version=version,
         stage="Archived",

@@ -28,8 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import GateSpec
-from registry_ops.core.plan import GateResult
 from registry_ops.core.state import ObservedModel, ObservedVersion
 
 __all__ = [

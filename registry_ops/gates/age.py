@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import GateSpec
-from registry_ops.core.plan import GateResult
 from registry_ops.gates import Candidate, GateKind, fmt, register
 
 _DAY_MS = 86_400_000

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import GateSpec
-from registry_ops.core.plan import GateResult
 from registry_ops.gates import Candidate, GateKind, ParamProblem, Written, fmt, register
 from registry_ops.gates.metric import relative_result, relative_rule
 from registry_ops.gates.params import check_bounds

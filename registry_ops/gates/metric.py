@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import GateSpec
-from registry_ops.core.plan import GateResult
 from registry_ops.gates import Candidate, Gate, GateKind, fmt, register
 from registry_ops.gates.relative import RelativeThreshold, check_relative
 from registry_ops.gates.schema import yaml_string

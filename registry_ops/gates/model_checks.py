@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry_ops.core.plan import GateResult
+from registry_ops.core.gate_result import GateResult
 from registry_ops.gates import Candidate, GateKind, register
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import STAGES, GateSpec
-from registry_ops.core.plan import GateResult
 from registry_ops.core.provenance import held_since
 from registry_ops.gates import Candidate, GateKind, register
 

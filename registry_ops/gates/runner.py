@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from registry_ops.core.changes import Change
 from registry_ops.core.model import Desired, ModelManifest, Policy
-from registry_ops.core.plan import Change, ModelPlan
+from registry_ops.core.plan import ModelPlan
 from registry_ops.core.provenance import held_since
 from registry_ops.core.state import Observed, ObservedModel, ObservedVersion, version_facts
 from registry_ops.gates import Candidate, Gate, GateContext

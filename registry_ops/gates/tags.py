@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import GateSpec
-from registry_ops.core.plan import GateResult
 from registry_ops.gates import Candidate, GateKind, register
 
 

@@ -36,8 +36,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 from registry_ops import gates
 from registry_ops import gitrepo as gitinfo
+from registry_ops.core.changes import PROMOTION_STAGES, Change
+from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import Desired, ModelManifest
-from registry_ops.core.plan import PROMOTION_STAGES, Change, GateResult, ModelPlan, Plan
+from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.planner import plan_models
 from registry_ops.core.state import Observed, ObservedModel
 from registry_ops.desired import yamldoc

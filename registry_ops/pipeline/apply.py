@@ -22,16 +22,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from registry_ops.core.actions import action
+from registry_ops.core.changes import Change
 from registry_ops.core.model import ModelManifest
-from registry_ops.core.plan import Change, ModelPlan, Plan
+from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.planner import plan_models
 from registry_ops.core.provenance import PROVENANCE_TAG, Provenance, stamp
 from registry_ops.core.state import Observed, ObservedModel, fingerprint, snapshot_of, version_facts
 from registry_ops.errors import ApplyFailed, LeaseHeld, RegistryOpsError, StalePlan
 from registry_ops.pipeline.lease import LEASE_TAG, Lease, released, settle
 from registry_ops.registry import Registry
-from registry_ops.render import describe as describe_change
 
 
 @dataclass
@@ -183,7 +182,7 @@ def _apply_model(
     for index, change in enumerate(model_plan.changes):
         outcome.failed = change
         if change.reason != "provenance":
-            action(change).execute(change, registry)
+            change.execute(registry)
         outcome.failed = None
         outcome.landed.append(change)
         if index in points:
@@ -284,7 +283,7 @@ def _settle_in_flight(outcome: ModelOutcome, registry: Registry) -> None:
         live = registry.read_model(change.model)
     except RegistryOpsError:
         return  # unreachable: unknown
-    outcome.failed_landed = live is not None and action(change).holds(change, live)
+    outcome.failed_landed = live is not None and change.holds(live)
 
 
 def check_fresh(models: Sequence[ModelPlan], observed: Observed, registry: Registry) -> None:
@@ -348,7 +347,7 @@ def _verify_all(
     verify(applied, observed)
     names = {m.model for m in applied}
     leftover = [
-        f"  {c.model}: {describe_change(c)[1]}"
+        f"  {c.model}: {c.describe()[1]}"
         for m in plan_models([d for d in desired if d.model in names], observed)
         for c in m.changes
     ]
@@ -365,8 +364,8 @@ def verify(applied: list[ModelPlan], observed: Observed) -> None:
     for model_plan in applied:
         model = observed.get(model_plan.model)
         for change in model_plan.changes:
-            if model is None or not action(change).holds(change, model):
-                wrong.append(f"  {change.model}: {describe_change(change)[1]}")
+            if model is None or not change.holds(model):
+                wrong.append(f"  {change.model}: {change.describe()[1]}")
     if wrong:
         raise ApplyFailed(
             "after applying, the registry does not show these changes "

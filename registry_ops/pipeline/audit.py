@@ -10,7 +10,7 @@ A run carries
   ``registry_ops.plan_digest``, ``registry_ops.outcome`` (``applied`` /
   ``partial`` / ``failed``), ``registry_ops.models`` (for people; cut to fit),
   ``registry_ops.applied_at`` (the time stamped into the versions'
-  provenance), and per model one ``registry_ops.core.model.<hash>`` tag (a hash of
+  provenance), and per model one ``registry_ops.model.<hash>`` tag (a hash of
   the name, so any name fits a tag key) whose value is a compact JSON summary
   of that model's alias and stage changes: what ``history`` reads, with one
   search and no artifact downloads. MLflow's own ``mlflow.user``,
@@ -32,6 +32,10 @@ requests whatever the size of the apply: one version search (to tell drift),
 the experiment lookup, the run with its tags, one batch of params, the
 artifacts, and closing the run. A failure to write the log never changes the
 apply's outcome; the command says so on stderr.
+
+This module says what a run records; the MLflow calls are
+:mod:`registry_ops.registry.applylog`'s, and reading the log back is
+:mod:`registry_ops.pipeline.logged`'s.
 """
 
 from __future__ import annotations
@@ -40,14 +44,16 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from registry_ops.core.plan import Change, ModelPlan, Plan
+from registry_ops.core.changes import Change
+from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.provenance import Provenance, now_iso, record
 from registry_ops.core.redact import redact
 from registry_ops.core.state import ObservedVersion
+from registry_ops.pipeline.seal import signed
+from registry_ops.registry.applylog import ApplyLog, artifact_location
 
 if TYPE_CHECKING:
     from registry_ops.pipeline.apply import ApplyResult, ModelOutcome
@@ -69,7 +75,6 @@ REPORT_ARTIFACT = "report.json"
 MAX_TAG_VALUE = 5_000
 CORE_TAGS_PER_REQUEST = 90  # create_run carries the first model tags, log_batch the rest
 OUTCOMES = ("applied", "partial", "failed")
-TARGET_ACTIONS = ("set_alias", "delete_alias", "transition_stage")
 
 
 @dataclass(frozen=True)
@@ -89,21 +94,6 @@ def model_tag(model: str) -> str:
 def model_filter(model: str) -> str:
     """The ``search_runs`` filter for runs that changed ``model``."""
     return f"tags.`{model_tag(model)}` LIKE '%'"
-
-
-def artifact_location(tracking_uri: str) -> str | None:
-    """Where a new apply-log experiment keeps its artifacts.
-
-    For a local ``sqlite:///`` store: ``mlruns/registry-ops-applies/`` next to
-    the database file, wherever apply runs from (MLflow's default would be the
-    current directory). For a server: None, the server decides.
-    """
-    if not tracking_uri.startswith("sqlite:///"):
-        return None
-    path = tracking_uri[len("sqlite:///") :].split("?", 1)[0]
-    if not path or path == ":memory:":
-        return None
-    return (Path(path).resolve().parent / "mlruns" / "registry-ops-applies").as_uri()
 
 
 # ---- what the apply did ---------------------------------------------------------------
@@ -176,8 +166,8 @@ def reverts_drift(change: Change, versions: dict[int, ObservedVersion], applied_
     target, holder = change.target, change.from_version
     if change.reason != "manifest" or target is None or holder is None:
         return False
-    if change.action not in ("set_alias", "transition_stage") or holder == change.version:
-        return False
+    if change.version is None or holder == change.version:
+        return False  # it gives the target to no version (a deletion), or to its holder
     earlier = {
         n: {t: s for t, s in _held(v).items() if s < applied_at} for n, v in versions.items()
     }
@@ -276,7 +266,7 @@ def summary_tag(model: dict[str, Any]) -> str:
             if v is not None or k == "landed"
         }
         for c in model["changes"]
-        if c["action"] in TARGET_ACTIONS
+        if c["target"] is not None  # an alias or stage change
     ]
     other = len(model["changes"]) - len(moves)
     moves.sort(key=lambda m: str(m.get("target", "")).startswith("stage:Archived"))
@@ -296,7 +286,7 @@ def _note(report: dict[str, Any]) -> str:
     for model in report["models"]:
         lines.append(f"- {model['model']}: {model['status']}")
         for c in model["changes"]:
-            if c["action"] in TARGET_ACTIONS:
+            if c["target"] is not None:
                 mark = {True: "", False: " (not landed)", None: " (unknown)"}[c["landed"]]
                 lines.append(
                     f"  - {c['target']}: {_v(c['previous'])} -> {_v(c['new'])} "
@@ -368,12 +358,13 @@ def record_apply(
     model_tags = {model_tag(m["model"]): summary_tag(m) for m in recorded}
     first = dict(list(model_tags.items())[:CORE_TAGS_PER_REQUEST])
     rest = dict(list(model_tags.items())[CORE_TAGS_PER_REQUEST:])
-    experiment = registry.experiment_id(
+    log = ApplyLog(registry)
+    experiment = log.experiment_id(
         EXPERIMENT, create=True, artifact_location=artifact_location(registry.uris["tracking_uri"])
     )
     assert experiment is not None
     run_name = f"apply {prov.commit_label[:12]} {outcome}"
-    run_id = registry.start_run(experiment, run_name, {**tags, **first}, _millis(prov.applied_at))
+    run_id = log.start_run(experiment, run_name, {**tags, **first}, _millis(prov.applied_at))
     landed = sum(1 for m in report["models"] for c in m["changes"] if c["landed"])
     params = {
         "commit": prov.commit_label,
@@ -382,130 +373,7 @@ def record_apply(
         "changes": str(sum(len(m["changes"]) for m in recorded)),
         "landed": str(landed),
     }
-    registry.log_run_data(run_id, params, rest)
-    registry.log_json_artifacts(run_id, {PLAN_ARTIFACT: plan.to_dict(), REPORT_ARTIFACT: report})
-    registry.end_run(run_id, "FINISHED" if outcome == "applied" else "FAILED")
+    log.log_run_data(run_id, params, rest)
+    log.log_json_artifacts(run_id, {PLAN_ARTIFACT: signed(plan), REPORT_ARTIFACT: report})
+    log.end_run(run_id, "FINISHED" if outcome == "applied" else "FAILED")
     return LoggedApply(run_id, experiment, outcome)
-
-
-# ---- reading it back ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AppliedMove:
-    """One alias or stage change of one model in one recorded apply."""
-
-    action: str
-    target: str | None
-    previous: int | None
-    new: int | None
-    reason: str
-    landed: bool | None
-    from_stage: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "action": self.action,
-            "target": self.target,
-            "previous": self.previous,
-            "new": self.new,
-            "from_stage": self.from_stage,
-            "reason": self.reason,
-            "landed": self.landed,
-        }
-
-
-@dataclass(frozen=True)
-class LoggedRun:
-    """One recorded apply, as far as one model is concerned."""
-
-    run_id: str
-    applied_at: str
-    recorded_ms: int
-    actor: str
-    commit: str
-    plan_digest: str
-    outcome: str
-    model_status: str
-    moves: tuple[AppliedMove, ...]
-    other_changes: int
-    truncated: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "run_id": self.run_id,
-            "applied_at": self.applied_at,
-            "actor": self.actor,
-            "commit": self.commit,
-            "plan_digest": self.plan_digest,
-            "outcome": self.outcome,
-            "model_status": self.model_status,
-            "changes": [m.to_dict() for m in self.moves],
-            "other_changes": self.other_changes,
-            "not_in_tag": self.truncated,
-        }
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def parse_run(run: dict[str, Any], model: str) -> LoggedRun | None:
-    """A run of the apply log, seen from ``model`` (None when it does not name it
-    or its summary is unreadable)."""
-    tags: dict[str, str] = run.get("tags", {})
-    raw = tags.get(model_tag(model))
-    if raw is None:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    moves = tuple(
-        AppliedMove(
-            action=str(m.get("action", "")),
-            target=m.get("target"),
-            previous=_int(m.get("from")),
-            new=_int(m.get("to")),
-            reason=str(m.get("reason", "")),
-            landed=m.get("landed"),
-            from_stage=m.get("from_stage"),
-        )
-        for m in data.get("changes", [])
-        if isinstance(m, dict)
-    )
-    start = int(run.get("start_time") or 0)
-    applied_at = tags.get(TAG_APPLIED_AT) or datetime.fromtimestamp(start / 1000, UTC).isoformat(
-        timespec="microseconds"
-    )
-    return LoggedRun(
-        run_id=str(run.get("run_id", "")),
-        applied_at=applied_at,
-        recorded_ms=int(run.get("end_time") or start),
-        actor=tags.get(TAG_ACTOR, "unknown"),
-        commit=tags.get(TAG_COMMIT, "unknown"),
-        plan_digest=tags.get(TAG_PLAN, ""),
-        outcome=tags.get(TAG_OUTCOME, ""),
-        model_status=str(data.get("status", "")),
-        moves=moves,
-        other_changes=int(data.get("other", 0) or 0),
-        truncated=int(data.get("more", 0) or 0),
-    )
-
-
-def read_log(registry: Registry, model: str) -> list[LoggedRun]:
-    """Every recorded apply that changed ``model``, oldest first: the experiment
-    lookup and one tag-filtered search (a request per 1,000 runs)."""
-    experiment = registry.experiment_id(EXPERIMENT)
-    if experiment is None:
-        return []
-    runs = registry.search_log_runs(experiment, model_filter(model))
-    parsed = [parse_run(run, model) for run in runs]
-    return sorted((r for r in parsed if r is not None), key=lambda r: r.applied_at)

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from registry_ops import gates
 from registry_ops import gitrepo as gitinfo
+from registry_ops.core.changes import Change
 from registry_ops.core.model import Desired
-from registry_ops.core.plan import Change, ModelPlan, Plan
+from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.planner import plan_models
 from registry_ops.core.provenance import held_since
 from registry_ops.core.redact import without_credentials

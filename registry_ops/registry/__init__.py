@@ -9,7 +9,7 @@
 * :mod:`~registry_ops.registry.reads`: batched reads (a handful of paged
   searches for the state of N models, never a call per version);
 * :mod:`~registry_ops.registry.writes`: registry writes, one request each;
-* :mod:`~registry_ops.registry.runs`: experiments and runs (the apply log).
+* :mod:`~registry_ops.registry.applylog`: experiments and runs (the apply log).
 
 Models themselves are loaded and scored in :mod:`~registry_ops.registry.pyfunc`,
 :mod:`~registry_ops.registry.artifacts` and :mod:`~registry_ops.registry.spark`;
@@ -21,13 +21,12 @@ this package does not import mlflow.
 from __future__ import annotations
 
 from registry_ops.registry.reads import Reads
-from registry_ops.registry.runs import Runs
 from registry_ops.registry.writes import Writes
 
 __all__ = ["Registry"]
 
 
-class Registry(Reads, Writes, Runs):
+class Registry(Reads, Writes):
     """A connection to one MLflow tracking server and model registry.
 
     ``Registry(tracking_uri, registry_uri=None, on_retry=None)``: ``on_retry``

@@ -174,11 +174,11 @@ class Connection:
         if self._http:
             self._probe()
 
-    def _calling(self, what: str) -> AbstractContextManager[None]:
+    def calling(self, what: str) -> AbstractContextManager[None]:
         """Context: any failure inside becomes a RegistryError naming this server."""
         return self.failures.calling(what)
 
-    def _pages(self, search: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:
+    def pages(self, search: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:
         """Every result of a paged MLflow search, page after page."""
         token: str | None = None
         while True:
@@ -210,7 +210,7 @@ class Connection:
             key: short if os.environ.get(key) == HTTP_DEFAULTS[key] else None
             for key, short in _PROBE.items()
         }
-        with self._calling("connecting"):
+        with self.calling("connecting"):
             response = http_request(  # type: ignore[no-untyped-call]
                 get_default_host_creds(self.uris["registry_uri"]),  # type: ignore[no-untyped-call]
                 _PROBE_ENDPOINT,

@@ -125,17 +125,17 @@ class Reads(Connection):
         )
         if wanted is not None and not wanted:
             return Observed({})
-        with self._calling("registry read"):
+        with self.calling("registry read"):
             if per_name:
                 assert wanted is not None
                 registered, versions = [], []
                 for name in sorted(wanted):
                     flt = f"name = {_quote(name)}"
                     registered += list(
-                        self._pages(self.client.search_registered_models, filter_string=flt)
+                        self.pages(self.client.search_registered_models, filter_string=flt)
                     )
                     versions += list(
-                        self._pages(
+                        self.pages(
                             self.client.search_model_versions,
                             filter_string=flt,
                             max_results=VERSIONS_PAGE,
@@ -163,10 +163,10 @@ class Reads(Connection):
         """
 
         def models() -> list[Any]:
-            return list(self._pages(self.client.search_registered_models, max_results=MODELS_PAGE))
+            return list(self.pages(self.client.search_registered_models, max_results=MODELS_PAGE))
 
         def versions() -> list[Any]:
-            return list(self._pages(self.client.search_model_versions, max_results=VERSIONS_PAGE))
+            return list(self.pages(self.client.search_model_versions, max_results=VERSIONS_PAGE))
 
         if not self._http:  # local stores gain nothing from threads
             return models(), versions()
@@ -182,7 +182,7 @@ class Reads(Connection):
             # Deleted experiments too: a registered version's run may live in one.
             self._experiment_ids = [
                 e.experiment_id
-                for e in self._pages(
+                for e in self.pages(
                     self.client.search_experiments, view_type=ViewType.ALL, max_results=1000
                 )
             ]
@@ -194,12 +194,12 @@ class Reads(Connection):
         if not ids:
             return {}
         out: dict[str, dict[str, float]] = {}
-        with self._calling("run metrics read"):
+        with self.calling("run metrics read"):
             from mlflow.entities import ViewType
 
             experiments = self._experiments()
             for flt, chunk in _in_filters("attributes.run_id", ids):
-                for run in self._pages(
+                for run in self.pages(
                     self.client.search_runs,
                     experiment_ids=experiments,
                     filter_string=flt,
@@ -215,7 +215,7 @@ class Reads(Connection):
         """The registered model entity, or None when it does not exist."""
         from mlflow.exceptions import MlflowException
 
-        with self._calling(f"reading {name}"):
+        with self.calling(f"reading {name}"):
             try:
                 return self._writer.get_registered_model(name)
             except MlflowException as exc:
@@ -230,9 +230,9 @@ class Reads(Connection):
         rm = self._get_model(name)
         if rm is None:
             return None
-        with self._calling(f"reading {name}"):
+        with self.calling(f"reading {name}"):
             model = _observed_model(rm)
-            for mv in self._pages(
+            for mv in self.pages(
                 self._writer.search_model_versions,
                 filter_string=f"name = {_quote(name)}",
                 max_results=VERSIONS_PAGE,
@@ -261,7 +261,7 @@ class Reads(Connection):
 
         out: dict[str, dict[str, str]] = {}
         wanted = set(names)
-        with self._calling("reading model tags"):
+        with self.calling("reading model tags"):
             if len(wanted) <= PER_NAME_LIMIT:
                 for name in sorted(wanted):
                     try:
@@ -270,7 +270,7 @@ class Reads(Connection):
                         if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                             raise
                 return out
-            for rm in self._pages(self._writer.search_registered_models, max_results=MODELS_PAGE):
+            for rm in self.pages(self._writer.search_registered_models, max_results=MODELS_PAGE):
                 if rm.name in wanted:
                     out[rm.name] = dict(rm.tags or {})
         return out
@@ -281,9 +281,9 @@ class Reads(Connection):
         wanted = sorted(set(names))
         plain = [n for n in wanted if not _unquotable(n)]
         out: dict[str, dict[int, ObservedVersion]] = {n: {} for n in wanted}
-        with self._calling("reading model versions"):
+        with self.calling("reading model versions"):
             for flt, _ in _in_filters("name", plain):
-                for mv in self._pages(
+                for mv in self.pages(
                     self._writer.search_model_versions,
                     filter_string=flt,
                     max_results=VERSIONS_PAGE,

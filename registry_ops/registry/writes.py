@@ -20,7 +20,7 @@ class Writes(Connection):
     """The changes apply makes to registered models and their versions."""
 
     def _write(self, what: str, call: Callable[[], object]) -> None:
-        with self._calling(what):
+        with self.calling(what):
             for attempt in range(4):
                 try:
                     call()

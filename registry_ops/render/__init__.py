@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO
 
-from registry_ops.core.plan import Change, Plan
+from registry_ops.core.changes import Change
+from registry_ops.core.plan import Plan
 
 PlanRenderer = Callable[[Plan, IO[str], bool], None]
 FORMATS = ("text", "json", "markdown", "github")
@@ -26,9 +27,7 @@ def renderer(name: str) -> PlanRenderer:
 
 def describe(change: Change) -> tuple[str, str]:
     """``(symbol, sentence)`` for one change, shared by the text and Markdown renderers."""
-    from registry_ops.core.actions import action
-
-    return action(change).describe(change)
+    return change.describe()
 
 
 def summary(plan: Plan) -> str:

@@ -24,7 +24,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
-from registry_ops.core.plan import Change, Plan
+from registry_ops.core.changes import Change
+from registry_ops.core.plan import Plan
 from registry_ops.desired.yamldoc import YamlDoc, YamlSyntaxError, parse
 from registry_ops.errors import Problem
 from registry_ops.render import describe, summary

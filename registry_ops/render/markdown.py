@@ -21,7 +21,9 @@ import math
 import re
 from typing import IO
 
-from registry_ops.core.plan import Change, GateResult, ModelPlan, Plan
+from registry_ops.core.changes import Change
+from registry_ops.core.gate_result import GateResult
+from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.render import describe, summary
 
 #: First line of every plan comment: how a workflow finds its own comment.

@@ -15,7 +15,8 @@ from registry_ops.gitops.history.desired import DesiredChange, desired_history
 from registry_ops.gitops.history.follow import MANIFESTS, find_manifest
 from registry_ops.gitops.history.timeline import Interval, current_holders, timeline
 from registry_ops.gitops.history.times import iso
-from registry_ops.pipeline.audit import EXPERIMENT, LoggedRun, read_log
+from registry_ops.pipeline.audit import EXPERIMENT
+from registry_ops.pipeline.logged import LoggedRun, read_log
 
 if TYPE_CHECKING:
     from registry_ops.gitrepo import FileRevision

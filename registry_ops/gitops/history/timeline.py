@@ -18,7 +18,7 @@ from registry_ops.core.provenance import record
 from registry_ops.core.state import ObservedModel
 from registry_ops.gitops.history.times import EPOCH, iso, iso_us, parse_iso
 from registry_ops.gitops.history.wanted import NOT_TARGETS
-from registry_ops.pipeline.audit import LoggedRun
+from registry_ops.pipeline.logged import LoggedRun
 
 
 @dataclass
