@@ -415,10 +415,10 @@ def succeeded(run: Run, job: str) -> None:
     assert run.job(job).result == "success", run.explain()
 
 
-def comment(run: Run) -> str:
-    """The body of the one plan comment the run posted."""
+def comment(run: Run, number: int = 7) -> str:
+    """The body of the one plan comment the run posted on pull request ``number``."""
     (posted,) = run.world.api("issues.createComment")
-    assert posted["issue_number"] == 7 and posted["owner"] == OWNER and posted["repo"] == NAME
+    assert (posted["owner"], posted["repo"], posted["issue_number"]) == (OWNER, NAME, number)
     body: str = posted["body"]
     assert body.startswith(MARKER)
     return body
@@ -577,6 +577,21 @@ def test_pull_request_is_checked_only_for_the_models_it_changes(act: Act, team: 
     assert churn in body and weak not in body
     saved = json.loads((run.world.artifacts / "registry-ops-plan-7" / "plan.json").read_text())
     assert [m["model"] for m in saved["models"]] == [churn]
+
+    # a pull request that touches weak is weak's check, and fails for its gate
+    team.git("checkout", "-q", "-b", "weak-description", "main")
+    team.write("manifests/weak.yaml", manifest(weak, 1, "description: Still too weak\n"))
+    team.commit("Describe weak", push=False)
+    event = team.pull_request("weak-description", 8)
+
+    run = act.run(team.root, "plan.yml", "pull_request", event, secrets(team.uri))
+
+    job = run.job("plan")
+    assert job.result == "failure", run.explain()
+    assert job.output("plan/run", "exit-code") == "3" and job.step("plan") == "success"
+    assert job.step("verdict") == "failure"
+    body = comment(run, 8)
+    assert weak in body and churn not in body and ":no_entry:" in body
 
 
 def merge_ready(team: Team) -> tuple[str, str]:
