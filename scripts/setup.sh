@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (if needed) and install registry-ops with its quickstart and dev extras.
+# Create .venv (if needed) and install registry-ops with its quickstart and dev extras
+# (the dev extras bring act, the Actions engine tests/test_workflows.py runs the workflows in).
 # torch is pinned by constraints.txt: an unpinned torch pulls gigabytes of CUDA wheels.
 set -euo pipefail
 cd "$(dirname "$0")/.."

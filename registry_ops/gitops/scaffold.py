@@ -98,6 +98,8 @@ def next_steps(directory: Path) -> str:
         "  2. Pin the registry-ops the workflows install: the `package` input of "
         ".github/actions/registry-ops/action.yml, and the hook's repo and rev in "
         ".pre-commit-config.yaml.\n"
-        "  3. In GitHub: secrets MLFLOW_TRACKING_URI and REGISTRY_OPS_PLAN_KEY, and a "
-        "protected environment named `registry` for apply.yml."
+        "  3. In GitHub: the secret MLFLOW_TRACKING_URI (read-only credentials), and two "
+        "environments limited to the main branch: `registry-plan` holding REGISTRY_OPS_PLAN_KEY, "
+        "and `registry` holding the key and write credentials, with required reviewers "
+        "(see the header of .github/workflows/apply.yml)."
     )
