@@ -31,7 +31,6 @@ from registry_ops.core.state import Observed, ObservedModel, fingerprint, snapsh
 from registry_ops.errors import ApplyFailed, LeaseHeld, RegistryOpsError, StalePlan
 from registry_ops.pipeline.lease import LEASE_TAG, Lease, released, settle
 from registry_ops.registry import Registry
-from registry_ops.render import describe as describe_change
 
 
 @dataclass
@@ -348,7 +347,7 @@ def _verify_all(
     verify(applied, observed)
     names = {m.model for m in applied}
     leftover = [
-        f"  {c.model}: {describe_change(c)[1]}"
+        f"  {c.model}: {action(c).describe(c)[1]}"
         for m in plan_models([d for d in desired if d.model in names], observed)
         for c in m.changes
     ]
@@ -366,7 +365,7 @@ def verify(applied: list[ModelPlan], observed: Observed) -> None:
         model = observed.get(model_plan.model)
         for change in model_plan.changes:
             if model is None or not action(change).holds(change, model):
-                wrong.append(f"  {change.model}: {describe_change(change)[1]}")
+                wrong.append(f"  {change.model}: {action(change).describe(change)[1]}")
     if wrong:
         raise ApplyFailed(
             "after applying, the registry does not show these changes "

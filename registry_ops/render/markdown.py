@@ -22,7 +22,7 @@ import re
 from typing import IO
 
 from registry_ops.core.plan import Change, GateResult, ModelPlan, Plan
-from registry_ops.render import describe, summary
+from registry_ops.render.sentences import describe, summary
 
 #: First line of every plan comment: how a workflow finds its own comment.
 MARKER = "<!-- registry-ops:plan -->"
