@@ -22,6 +22,7 @@ from registry_ops.core.plan import Change, ModelPlan, Plan, load_plan
 from registry_ops.core.provenance import Provenance
 from registry_ops.core.redact import redact
 from registry_ops.errors import RegistryOpsError
+from registry_ops.pipeline import audit
 from registry_ops.pipeline import plan as planning
 from registry_ops.pipeline.apply import ApplyResult, Progress, apply_plan
 
@@ -152,8 +153,6 @@ def _sentence(change: Change) -> str:
 def run_apply(pending: Pending, progress: Progress | None = None) -> ApplyReport:
     """Apply ``pending`` under the current provenance (who, from which commit, which
     plan) and record it in the apply log. ``progress`` is told of each change landed."""
-    from registry_ops.pipeline import audit
-
     plan = pending.plan
     git = plan.git or {}
     provenance = Provenance.current(git.get("commit"), bool(git.get("dirty")), plan.digest)
