@@ -11,7 +11,8 @@ from pathlib import Path
 import git
 import pytest
 
-from registry_ops.gitops.propose import EditError, branch_name, edit_version, ref_part
+from registry_ops.gitops.manifest_edit import EditError, edit_version
+from registry_ops.gitops.proposals import branch_name, ref_part
 from tests.conftest import Result, Workspace
 from tests.support.backends import SQLITE, Backend, only
 

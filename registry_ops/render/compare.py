@@ -8,30 +8,16 @@ however many metrics a run logged. Each renderer only reads the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import IO
 
 from registry_ops.render.markdown import escape
 from registry_ops.reports.compare import Column, Comparison
-
-FORMATS = ("text", "json", "markdown")
-CompareRenderer = Callable[[Comparison, IO[str], bool], None]
 
 _WHY = {
     "champion": "the champion alias holder",
     "Production": "the Production stage holder",
     "first": "the first version compared: no champion alias or Production holder among them",
 }
-
-
-def renderer(name: str) -> CompareRenderer:
-    """The comparison renderer registered under ``name``."""
-    table: dict[str, CompareRenderer] = {
-        "text": render_text,
-        "json": render_json,
-        "markdown": render_markdown,
-    }
-    return table[name]
 
 
 def _value(value: float) -> str:

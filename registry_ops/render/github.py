@@ -28,7 +28,7 @@ from registry_ops.core.changes import Change
 from registry_ops.core.plan import Plan
 from registry_ops.desired.yamldoc import YamlDoc, YamlSyntaxError, parse
 from registry_ops.errors import Problem
-from registry_ops.render import describe, summary
+from registry_ops.render.sentences import describe, summary
 
 # Same cap as the loader's: a manifest is a few hundred bytes.
 _MAX_BYTES = 1024 * 1024

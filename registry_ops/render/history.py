@@ -9,14 +9,12 @@ entity codes (``#35;``) inside the chart.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime
 from typing import IO, Any
 
 from registry_ops.gitops.history import History, Interval, iso, parse_iso
 from registry_ops.render.markdown import escape
 
-Renderer = Callable[[History, IO[str], bool, datetime | None], None]
 MAX_GANTT_BARS = 200  # GitHub's Mermaid refuses very large charts; the newest are shown
 _SOURCE = {
     "apply": "applied",
@@ -24,11 +22,6 @@ _SOURCE = {
     "drift": "DRIFT (not put there by any apply)",
     "unmanaged": "in the registry (registry-ops never applied this model)",
 }
-
-
-def renderer(fmt: str) -> Renderer:
-    """The renderer for ``text``, ``json`` or ``markdown``."""
-    return {"text": render_text, "json": render_json, "markdown": render_markdown}[fmt]
 
 
 def _v(version: int | None) -> str:

@@ -24,7 +24,7 @@ from typing import IO
 from registry_ops.core.changes import Change
 from registry_ops.core.gate_result import GateResult
 from registry_ops.core.plan import ModelPlan, Plan
-from registry_ops.render import describe, summary
+from registry_ops.render.sentences import describe, summary
 
 #: First line of every plan comment: how a workflow finds its own comment.
 MARKER = "<!-- registry-ops:plan -->"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import IO
 
 from registry_ops.core.plan import Plan
-from registry_ops.render import describe, summary
+from registry_ops.render.sentences import describe, summary
 
 _COLORS = {
     "+": "32",

@@ -10,13 +10,18 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from registry_ops.core.model import Desired
 from registry_ops.core.state import ObservedModel
 from registry_ops.errors import RegistryOpsError
+
+if TYPE_CHECKING:  # the adapter imports mlflow
+    from registry_ops.registry import Registry
 
 # What a person wrote that the registry cannot tell: kept when --force rewrites a manifest.
 KEPT = ("gates", "retention", "overrides", "protect", "prune")
@@ -124,3 +129,27 @@ def write(
         kept = _kept(path) if name in existing and path.is_file() else {}
         path.write_text(render(by_name[name], header(path.parent, root), kept), encoding="utf-8")
     return list(targets.values())
+
+
+def export_models(
+    registry: Registry,
+    root: Path,
+    models: Sequence[str],
+    directory: Path,
+    desired: Desired | None,
+    force: bool,
+) -> list[Path]:
+    """``registry-ops export``: a manifest for each of ``models`` (all registered models
+    when empty) in ``directory``, as :func:`write` writes them; the paths written.
+
+    Raises:
+        RegistryOpsError: a model named is not registered, or (without ``force``) one is
+            managed by a manifest already.
+    """
+    observed = registry.read_state(list(models) if models else None)
+    missing = [m for m in models if m not in observed.models]
+    if missing:
+        raise RegistryOpsError(f"not registered in MLflow: {', '.join(missing)}")
+    chosen = [observed.models[n] for n in (models or sorted(observed.models))]
+    existing = {n: m.file for n, m in desired.manifests.items()} if desired else {}
+    return write(chosen, root, directory, existing, force)

@@ -1,12 +1,18 @@
-"""Live state for people: who holds which alias and stage, with key metrics."""
+"""Live state for people: who holds which alias and stage, with key metrics.
+
+Built here as plain data (:class:`StatusReport`); renderers live in
+:mod:`registry_ops.render.status`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from registry_ops.core.model import Desired
 from registry_ops.core.state import Observed
+from registry_ops.reports.compare import MetricsSource
 
 MAX_METRICS = 4
 
@@ -101,16 +107,30 @@ def holder_runs(names: list[str], observed: Observed) -> set[str]:
     return runs
 
 
-def render_text(rows: list[ModelStatus], stream: IO[str]) -> None:
-    """A block per model: targets, their versions and metrics."""
-    for row in rows:
-        where = f"  ({row.manifest})" if row.manifest else "  (no manifest)"
-        stream.write(f"{row.model}{where}\n")
-        if not row.holdings:
-            stream.write("  no aliases, nothing in Production or Staging\n")
-        width = max((len(h.target) for h in row.holdings), default=0)
-        for h in row.holdings:
-            metrics = "  ".join(f"{k}={v:.4g}" for k, v in h.metrics.items())
-            stream.write(f"  {h.target.ljust(width)}  v{h.version:<4} {metrics}".rstrip() + "\n")
-        plural = "s" if row.versions != 1 else ""
-        stream.write(f"  {row.versions} version{plural}, {row.archived} archived\n\n")
+@dataclass
+class StatusReport:
+    """What ``status`` shows: a row per model found, and the names asked for that are
+    not registered."""
+
+    rows: list[ModelStatus]
+    missing: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``status --format json``)."""
+        return {"models": [r.to_dict() for r in self.rows], "missing": self.missing}
+
+
+def report(registry: MetricsSource, models: Sequence[str], desired: Desired | None) -> StatusReport:
+    """The status of ``models``; when none are named, of every model the manifests
+    manage, else of every registered model. Two batched reads."""
+    if models:
+        names: list[str] | None = list(dict.fromkeys(models))
+    elif desired is not None and desired.manifests:
+        names = sorted(desired.manifests)
+    else:
+        names = None
+    observed = registry.read_state(names)
+    names = names or sorted(observed.models)
+    missing = [n for n in names if n not in observed.models]
+    metrics = registry.run_metrics(holder_runs(names, observed))
+    return StatusReport(collect(names, observed, metrics, desired), missing)

@@ -1,0 +1,122 @@
+"""``apply`` and ``force-unlock``: change the registry, and free a model a crashed apply
+left leased."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from registry_ops.cli.context import color, connect, endpoint, global_options, progress, warn
+from registry_ops.core.redact import redact
+from registry_ops.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, RegistryOpsError
+from registry_ops.render import render
+
+if TYPE_CHECKING:
+    from registry_ops.core.changes import Change
+    from registry_ops.pipeline.apply_run import ApplyReport
+
+
+@click.command()
+@global_options
+@click.argument("args", nargs=-1, metavar="[PLAN_FILE] [MODEL]...")
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
+@click.pass_context
+def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
+    """Apply a fresh plan, or a saved one (refused with exit 4 if the registry moved).
+
+    A saved plan is applied only if its digest (and its signature, when
+    REGISTRY_OPS_PLAN_KEY is set) checks out and it was made for this
+    registry. Each model is changed under a lease, so two applies never
+    write one model at once.
+    """
+    from registry_ops.pipeline.apply_run import prepare_apply, run_apply
+
+    where = endpoint(ctx)
+    pending = prepare_apply(where, args, lambda: connect(where), warn, progress())
+    render("plan", "text", pending.plan, sys.stdout, color(ctx, sys.stdout))
+    blocked = ", ".join(pending.blocked)
+    if not pending.runnable:
+        if blocked:
+            click.echo(f"Nothing applied; blocked by gates: {blocked}.", err=True)
+        return EXIT_BLOCKED if blocked else EXIT_OK
+    if not yes:
+        if not sys.stdin.isatty():
+            raise RegistryOpsError(
+                "refusing to apply without confirmation: stdin is not a terminal (pass --yes)"
+            )
+        count, models = pending.change_count, len(pending.runnable)
+        question = f"Apply {count} change{'s' * (count != 1)} to {models} model(s)?"
+        if not click.confirm(question, default=False):
+            click.echo("Apply cancelled; nothing was changed.")
+            return EXIT_ERROR
+    warning = pending.uncommitted_warning()
+    if warning:
+        click.echo(warning, err=True)
+    report = run_apply(pending, progress=_applied_line)
+    if report.log_note:
+        click.echo(report.log_note, err=True)
+    return _report(report)
+
+
+def _applied_line(change: Change) -> None:
+    from registry_ops.render.sentences import describe
+
+    click.echo(f"  applied {change.model}: {describe(change)[1]}")
+
+
+def _report(report: ApplyReport) -> int:
+    """Say what landed, what did not, and why; map it to an exit code."""
+    outcome, blocked = report.outcome, ", ".join(report.blocked)
+    n = outcome.change_count
+    click.echo(f"Applied {n} change{'s' * (n != 1)} to {len(outcome.applied)} model(s).")
+    for line in outcome.refused:
+        click.echo(f"error: not applied, another apply holds the lease: {line}", err=True)
+    if outcome.refused:
+        click.echo(
+            "  Wait for it to finish; if it crashed, its lease expires, or run "
+            "`registry-ops force-unlock MODEL`.",
+            err=True,
+        )
+    if outcome.error is not None:
+        click.echo(f"error: apply stopped: {redact(outcome.error)}", err=True)
+        for row in report.unfinished:
+            click.echo(f"  {row.state:<12} {row.model}: {row.text}", err=True)
+        click.echo(
+            "Every change is idempotent: re-running `registry-ops apply` applies only what "
+            "is left and converges.",
+            err=True,
+        )
+        return outcome.error_code
+    if blocked:
+        click.echo(f"Not applied, blocked by gates: {blocked}.", err=True)
+    if outcome.refused:
+        return EXIT_ERROR
+    return EXIT_BLOCKED if blocked else EXIT_OK
+
+
+@click.command("force-unlock")
+@global_options
+@click.argument("model")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def force_unlock(ctx: click.Context, model: str, yes: bool) -> int:
+    """Release the apply lease on MODEL left by a crashed apply.
+
+    Only do this when no apply is running on MODEL: the lease is what keeps
+    two applies from writing the same model at once.
+    """
+    from registry_ops.pipeline.unlock import force_unlock as unlock
+
+    registry = connect(endpoint(ctx))
+    question = f"Release the apply lease on {model}?"
+    if not yes and sys.stdin.isatty() and not click.confirm(question, default=False):
+        click.echo("Cancelled; the lease is kept.")
+        return EXIT_ERROR
+    released = unlock(registry, model)
+    if released is None:
+        click.echo(f"{model} has no apply lease; nothing to release.")
+    else:
+        click.echo(f"Released the lease on {model} held by {released.describe()}.")
+    return EXIT_OK

@@ -1,0 +1,36 @@
+"""The words the plan renderers share: a change's sentence and the plan's summary line."""
+
+from __future__ import annotations
+
+from registry_ops.core.changes import Change
+from registry_ops.core.plan import Plan
+
+
+def describe(change: Change) -> tuple[str, str]:
+    """``(symbol, sentence)`` for one change, shared by the text, Markdown and GitHub
+    renderers (the change's action words it)."""
+    return change.describe()
+
+
+def summary(plan: Plan) -> str:
+    """One line: how many changes, models, blocked promotions."""
+    changes = plan.changes
+    if not changes:
+        n = len(plan.models)
+        return f"No changes. The registry matches the manifests ({n} model{'s' * (n != 1)})."
+    changed = [m for m in plan.models if m.changes]
+    blocked = [m for m in plan.models if m.blocked]
+    line = (
+        f"Plan: {len(changes)} change{'s' * (len(changes) != 1)} "
+        f"across {len(changed)} model{'s' * (len(changed) != 1)}"
+    )
+    if blocked:
+        names = ", ".join(m.model for m in blocked)
+        line += f"; blocked by gates: {names}"
+    overridden = sum(1 for c in changes if c.overridden)
+    if overridden:
+        line += f"; {overridden} promotion{'s' * (overridden != 1)} OVERRIDDEN"
+    ungated = sum(1 for c in changes if c.ungated)
+    if ungated:
+        line += f"; {ungated} ungated promotion{'s' * (ungated != 1)}"
+    return line + "."
