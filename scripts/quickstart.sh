@@ -6,7 +6,7 @@
 # `python -m registry_ops.quickstart.holdout`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh quickstart
 export MLFLOW_DISABLE_TELEMETRY=true
 export MLFLOW_TRACKING_URI="sqlite:///.quickstart/mlflow.db"
 export PATH="$PWD/.venv/bin:$PATH"

@@ -79,3 +79,13 @@ def test_missing_manifests_directory(tmp_path: Path) -> None:
     proc = run("-C", str(tmp_path), "validate")
     assert proc.returncode == 1
     assert "no manifests/ directory" in proc.stderr
+
+
+def test_the_cli_reference_page_is_current() -> None:
+    """docs/cli.md is what the commands' own help says (regenerate: see the page)."""
+    from registry_ops.cli.reference import reference
+
+    page = (REPO / "docs" / "cli.md").read_text()
+    assert page == reference(), (
+        "docs/cli.md is stale: python -m registry_ops.cli.reference > docs/cli.md"
+    )

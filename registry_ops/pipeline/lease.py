@@ -1,7 +1,8 @@
 """One apply per model at a time: a lease kept in the registry itself.
 
 MLflow has no compare-and-set, so the lease is a registered-model tag,
-``registry_ops.lease``, taken in three steps (see docs/lease.md):
+``registry_ops.lease``, taken in three steps (docs/trust.md, "One writer at a
+time: the lease", says what it guarantees):
 
 1. read the tag; a live lease of someone else refuses the apply, naming
    its holder and since when;

@@ -208,6 +208,15 @@ def model_logging_kwargs(model: SpiralNet, example: npt.NDArray[np.float32]) -> 
     }
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when inside it: transcripts stay
+    true on another machine, and no home directory is printed."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Train and register the quickstart model versions; return the exit code."""
     tracking_uri, artifacts_dir = _parse_args(argv)
@@ -281,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(
         f"seeded {len(VERSIONS)} model versions in {time.perf_counter() - started:.1f}s "
-        f"(tracking: {tracking_uri}, artifacts: {artifacts_dir})"
+        f"(tracking: {tracking_uri}, artifacts: {_shown(artifacts_dir)})"
     )
     return 0
 
