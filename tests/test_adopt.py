@@ -98,6 +98,8 @@ def test_history_of_an_adopted_registry_shows_adoption_not_drift(  # type: ignor
     text = cli(*backend.args(root, "history", clf)).out
     assert "Drift: none" in text and "DRIFT" not in text
     assert f"adopted (commit {adopting[:12]}" in text
+    markdown = cli(*backend.args(root, "history", clf, "--format", "markdown")).out
+    assert "v2 adopted :" in markdown and "#### Drift" not in markdown and "crit" not in markdown
 
     # Between adoption and the first apply: what the registry held, and why we know.
     then = _at(cli, backend, root, clf, between)
