@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from registry_ops.errors import ModelLoadError, RegistryError, RegistryOpsError
+
 if TYPE_CHECKING:
-    from registry_ops.registry.loading import Loaded, TargetNotResolved, load_model
+    from registry_ops.registry.loading import (
+        AmbiguousTarget,
+        Loaded,
+        TargetNotResolved,
+        load_model,
+    )
 
 __version__ = "0.1.0"
-__all__ = ["Loaded", "TargetNotResolved", "__version__", "load_model"]
+__all__ = [
+    "AmbiguousTarget",
+    "Loaded",
+    "ModelLoadError",
+    "RegistryError",
+    "RegistryOpsError",
+    "TargetNotResolved",
+    "__version__",
+    "load_model",
+]
 
 # The Python API lives in registry_ops.registry.loading and is imported on first use, so
-# `import registry_ops` (and every CLI command) stays free of mlflow.
-_API = frozenset({"Loaded", "TargetNotResolved", "load_model"})
+# `import registry_ops` (and every CLI command) stays free of mlflow. The error types a
+# caller catches around load_model that need no mlflow come from registry_ops.errors.
+_API = frozenset({"AmbiguousTarget", "Loaded", "TargetNotResolved", "load_model"})
 
 
 def __getattr__(name: str) -> Any:

@@ -60,6 +60,14 @@ class RegistryError(RegistryOpsError):
     """MLflow could not be reached or refused a call."""
 
 
+class ModelLoadError(RegistryError):
+    """A model version could not be downloaded or loaded through mlflow.pyfunc.
+
+    Defined here, not beside the loading code, so that ``from registry_ops import
+    ModelLoadError`` works without importing mlflow.
+    """
+
+
 class ApplyFailed(RegistryOpsError):
     """A change could not be applied, or the registry does not match after applying."""
 

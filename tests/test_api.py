@@ -14,9 +14,17 @@ import pandas as pd
 import pytest
 
 import registry_ops
+from registry_ops import ModelLoadError
 from registry_ops.core.state import ObservedModel, ObservedVersion
 from registry_ops.errors import RegistryOpsError
-from registry_ops.registry.loading import Loaded, TargetNotResolved, load_model, resolve
+from registry_ops.registry.failures import cause
+from registry_ops.registry.loading import (
+    AmbiguousTarget,
+    Loaded,
+    TargetNotResolved,
+    load_model,
+    resolve,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
@@ -214,6 +222,9 @@ def test_import_registry_ops_stays_free_of_mlflow() -> None:
         "assert 'mlflow' not in sys.modules\n"
         "assert callable(registry_ops.load_model)\n"
         "assert registry_ops.Loaded.__name__ == 'Loaded'\n"
+        "from registry_ops import AmbiguousTarget, ModelLoadError, TargetNotResolved\n"
+        "assert issubclass(ModelLoadError, registry_ops.RegistryOpsError)\n"
+        "assert issubclass(AmbiguousTarget, TargetNotResolved)\n"
         "assert 'mlflow' not in sys.modules, 'the API must import mlflow only when it loads'\n"
         "try:\n    registry_ops.nothing\nexcept AttributeError:\n    pass\n"
         "else:\n    raise SystemExit('no AttributeError')\n"
@@ -221,3 +232,118 @@ def test_import_registry_ops_stays_free_of_mlflow() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert registry_ops.load_model is load_model
+
+
+def test_an_alias_named_like_a_stage_is_ambiguous(store: dict[str, Any]) -> None:
+    """The measured case: Production held by v64, the alias @production on v65."""
+    client, model = store["client"], "many-clf"
+    experiment = client.get_experiment_by_name("api").experiment_id
+    base = Path(store["uri"].removeprefix("sqlite:///")).parent
+    first = client.get_model_version(model, _register(client, experiment, model, 0.0, base))
+    for _ in range(2, 64):  # v2..v63: more of the same files, registered again
+        client.create_model_version(model, first.source, first.run_id)
+    assert _register(client, experiment, model, 64.0, base) == 64
+    assert _register(client, experiment, model, 65.0, base) == 65
+    client.transition_model_version_stage(model, "64", "Production")
+    client.set_registered_model_alias(model, "production", "65")
+
+    for spelled in ("production", "Production", "PRODUCTION"):
+        with pytest.raises(AmbiguousTarget) as info:
+            load_model(model, spelled, fallback=(), tracking_uri=store["uri"])
+        error = info.value
+        assert isinstance(error, TargetNotResolved) and error.exit_code == 1
+        assert "names the alias @production (v65)" in str(error)
+        assert "the stage Production (v64)" in str(error)
+        assert "'@production' for the alias or 'stage:Production' for the stage" in str(error)
+    # reached as a fallback it is just as ambiguous: nothing is chosen silently
+    with pytest.raises(AmbiguousTarget):
+        load_model(model, "champion", ["production"], tracking_uri=store["uri"])
+
+    alias = load_model(model, "@production", fallback=(), tracking_uri=store["uri"])
+    assert (alias.target, alias.version, alias.uri) == ("@production", 65, f"models:/{model}/65")
+    assert list(alias.model.predict(EXAMPLE)) == [65.0] * 3
+    stage = load_model(model, "stage:production", fallback=(), tracking_uri=store["uri"])
+    assert (stage.target, stage.version) == ("stage:production", 64)
+    assert list(stage.model.predict(EXAMPLE)) == [64.0] * 3
+    spelled = load_model(model, "alias:production", fallback=(), tracking_uri=store["uri"])
+    assert spelled.version == 65
+
+
+def test_targets_resolve_as_mlflow_resolves_them() -> None:
+    model = ObservedModel(
+        name="m",
+        aliases={"archived": 1, "Staging": 2, "champion": 3},
+        versions={
+            1: ObservedVersion(1, stage="Archived"),
+            2: ObservedVersion(2, stage="Archived"),
+            3: ObservedVersion(3, stage="Staging"),
+            4: ObservedVersion(4),
+        },
+    )
+    # MLflow's four stages, in any case: None and Archived are stages too
+    assert resolve(model, ["stage:ARCHIVED"])[0] == ("stage:ARCHIVED", 2)
+    assert resolve(model, ["none"])[0] == ("none", 4)
+    assert resolve(model, ["@archived"])[0] == ("@archived", 1)
+    assert resolve(model, ["champion"])[0] == ("champion", 3)
+    # an alias spelled like a stage in another case is still the same word to a reader
+    with pytest.raises(AmbiguousTarget, match="alias @Staging \\(v2\\).*stage Staging \\(v3\\)"):
+        resolve(model, ["staging"])
+    with pytest.raises(AmbiguousTarget, match="stage Archived \\(v2\\)"):
+        resolve(model, ["Archived"])
+    with pytest.raises(ValueError, match="names no stage"):
+        load_model("m", "stage:Canary")
+    with pytest.raises(ValueError, match="non-empty alias or stage name"):
+        load_model("m", "@")
+
+
+def test_an_alias_named_like_a_stage_on_every_backend(backend: Any, tmp_path: Path) -> None:
+    model = backend.name("staged")
+    for value in (1.0, 2.0):
+        _register(backend.client, backend.seeder.experiment, model, value, tmp_path)
+    backend.client.transition_model_version_stage(model, "1", "Production")
+    backend.client.set_registered_model_alias(model, "production", "2")
+    with pytest.raises(AmbiguousTarget, match="@production \\(v2\\).*Production \\(v1\\)"):
+        load_model(model, "production", fallback=(), tracking_uri=backend.uri)
+    alias = load_model(model, "@production", fallback=(), tracking_uri=backend.uri)
+    assert (alias.version, list(alias.model.predict(EXAMPLE))) == (2, [2.0] * 3)
+    stage = load_model(model, "stage:Production", fallback=(), tracking_uri=backend.uri)
+    assert (stage.version, list(stage.model.predict(EXAMPLE))) == (1, [1.0] * 3)
+
+
+def test_a_version_whose_files_are_gone_says_why(backend: Any, tmp_path: Path) -> None:
+    """ModelLoadError keeps MLflow's reason, which comes after the first line of its message."""
+    model = backend.name("gone")
+    _register(backend.client, backend.seeder.experiment, model, 1.0, tmp_path)
+    run = backend.client.get_run(backend.client.get_model_version(model, "1").run_id)
+    files = f"{run.info.artifact_uri}/model"  # registered from where the files are, not runs:/
+    backend.client.create_model_version(model, files, run.info.run_id)
+    backend.client.set_registered_model_alias(model, "champion", "2")
+    mlmodel = Path(files.removeprefix("file://")) / "MLmodel"
+    mlmodel.unlink()
+    os.mkfifo(mlmodel)  # listed, but it cannot be copied: MLflow says so per file
+    with pytest.raises(ModelLoadError) as info:
+        load_model(model, tracking_uri=backend.uri)
+    message = str(info.value)
+    assert isinstance(info.value, RegistryOpsError) and info.value.exit_code == 1
+    assert message.startswith(f"cannot load models:/{model}/2: MlflowException: ")
+    assert "failures occurred while downloading one or more artifacts from " in message, message
+    assert message.endswith(f"MLmodel: `{mlmodel}` is a named pipe"), message
+    assert "\n" not in message
+
+
+def test_a_cause_keeps_the_reason_on_one_line_redacted() -> None:
+    error = Exception(
+        "The following failures occurred while downloading one or more artifacts from "
+        "http://admin:hunter2@mlflow.example/api:\n"
+        "##### File model/MLmodel #####\n"
+        "API request to http://admin:hunter2@mlflow.example/x failed: 403 Forbidden\n"
+        'Traceback:\n  File "a.py", line 1, in <module>\n    secret_frame()\n'
+        "##### File model/model.pkl #####\nNo such artifact: 'model.pkl'"
+    )
+    text = cause(error)
+    assert "hunter2" not in text and "\n" not in text and "secret_frame" not in text
+    assert text.endswith(
+        "api: model/MLmodel: API request to http://admin:***@mlflow.example/x failed: "
+        "403 Forbidden model/model.pkl: No such artifact: 'model.pkl'"
+    )
+    assert len(cause(Exception("x" * 5000))) == 1000

@@ -38,7 +38,9 @@ def history(ctx: click.Context, model: str, at: str | None, fmt: str) -> int:
     Reads the git history of the manifest naming MODEL (renames followed), the
     runs of the MLflow experiment registry-ops/applies that changed it, and the
     provenance records on its versions. Holders no apply put there are shown as
-    drift, also when a later apply reverted them. The Markdown form includes a
+    drift, also when a later apply reverted them, except those the registry
+    already had when the manifest was first committed (adopted). Where no apply
+    log covers a time, --at answers from MLflow's own timestamps. The Markdown form includes a
     Mermaid Gantt chart of which version held each target over time.
     """
     from registry_ops.gitops import history as history_mod

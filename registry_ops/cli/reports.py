@@ -97,7 +97,8 @@ def compare(
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False),
-    help="Where to write the manifests. Default: ROOT/manifests.",
+    help="Where to write the manifests, and nothing else: the manifests that manage a model "
+    "are left as they are. Default: ROOT/manifests.",
 )
 @click.option("--force", is_flag=True, help="Overwrite manifests that already manage a model.")
 @click.pass_context

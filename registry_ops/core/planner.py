@@ -22,7 +22,13 @@ from registry_ops.core.changes import (
 from registry_ops.core.model import STAGES, Location, ModelManifest
 from registry_ops.core.plan import ModelPlan
 from registry_ops.core.provenance import unstamped
-from registry_ops.core.state import Observed, ObservedModel, fingerprint, snapshot_of
+from registry_ops.core.state import (
+    Observed,
+    ObservedModel,
+    fingerprint,
+    reserved_tag,
+    snapshot_of,
+)
 from registry_ops.errors import InvalidInput, Problem
 
 # Stage a version leaves matters for ordering: one leaving Production must
@@ -157,6 +163,8 @@ def plan_model(manifest: ModelManifest, model: ObservedModel) -> list[Change]:
     current_tags = model.user_tags()
     if manifest.tags is not None:
         for key, value in sorted(manifest.tags.items()):
+            if reserved_tag(key):
+                continue  # another tool's tag: never planned (validate warns about it)
             if current_tags.get(key) != value:
                 meta.append(
                     SetModelTag(name, key=key, value=value, from_value=current_tags.get(key))

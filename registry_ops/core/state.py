@@ -16,6 +16,9 @@ from typing import Any
 PROVENANCE_PREFIX = "registry_ops."
 # MLflow stores prompts as registered models carrying this tag; never touch one.
 PROMPT_TAG = "mlflow.prompt.is_prompt"
+# Tags other tools own (MLflow itself, Databricks): they change them whenever they like, so
+# registry-ops never exports, plans, prunes or lists them, whatever a manifest says.
+RESERVED_TAG_PREFIXES = ("mlflow.", "databricks.")
 EVAL_PREFIX = PROVENANCE_PREFIX + "eval."
 
 
@@ -29,6 +32,8 @@ class ObservedVersion:
     creation_timestamp: int = 0
     tags: dict[str, str] = field(default_factory=dict)
     status: str = "READY"
+    #: MLflow's last-updated time (ms): a stage change or a description edit sets it
+    last_updated_timestamp: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,13 @@ class ObservedModel:
         return self.stage_holders(name)
 
     def user_tags(self) -> dict[str, str]:
-        """Model tags without registry-ops' own provenance tags."""
-        return {k: v for k, v in self.tags.items() if not k.startswith(PROVENANCE_PREFIX)}
+        """Model tags a manifest may manage: not registry-ops' own provenance tags, nor
+        the ones MLflow or Databricks own (see :func:`reserved_tag`)."""
+        return {
+            k: v
+            for k, v in self.tags.items()
+            if not k.startswith(PROVENANCE_PREFIX) and not reserved_tag(k)
+        }
 
     def snapshot(self) -> dict[str, Any]:
         """What a plan depends on, as JSON-ready data (saved in plan files)."""
@@ -78,6 +88,11 @@ class ObservedModel:
             "aliases": dict(sorted(self.aliases.items())),
             "stages": {str(v): self.versions[v].stage for v in sorted(self.versions)},
         }
+
+
+def reserved_tag(key: str) -> bool:
+    """Whether a tag key belongs to another tool (``mlflow.*``, ``databricks.*``)."""
+    return key.startswith(RESERVED_TAG_PREFIXES)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,12 @@ from pathlib import Path
 from registry_ops.core.model import Desired, Location, ModelManifest, Policy
 from registry_ops.desired.documents import read_document
 from registry_ops.desired.files import link_text, scan
-from registry_ops.desired.manifests import check_manifest, check_overrides, manifest_from
+from registry_ops.desired.manifests import (
+    check_manifest,
+    check_overrides,
+    check_reserved_tags,
+    manifest_from,
+)
 from registry_ops.desired.policies import policy_from
 from registry_ops.desired.problems import Collector, shown_at
 from registry_ops.desired.yamldoc import YamlDoc
@@ -112,6 +117,7 @@ def load(root: str | Path = ".", today: date | None = None) -> Desired:
         manifests[manifest.model] = manifest
         check_manifest(manifest, policies, broken, out)
         warnings += check_overrides(manifest, out, today or datetime.now(UTC).date())
+        warnings += check_reserved_tags(manifest)
 
     if out.problems:
         raise InvalidInput(out.problems)

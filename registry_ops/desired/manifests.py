@@ -17,6 +17,7 @@ from registry_ops.core.model import (
     Prune,
     Retention,
 )
+from registry_ops.core.state import RESERVED_TAG_PREFIXES, reserved_tag
 from registry_ops.desired.messages import json_path, suggest
 from registry_ops.desired.problems import Collector, shown_at
 from registry_ops.desired.yamldoc import YamlDoc
@@ -122,6 +123,19 @@ def check_overrides(manifest: ModelManifest, out: Collector, today: date) -> lis
                 f"(in {left} day{'s' * (left != 1)})"
             )
     return warnings
+
+
+def check_reserved_tags(manifest: ModelManifest) -> list[str]:
+    """A tag another tool owns (``mlflow.*``, ``databricks.*``) is never planned: say so,
+    so nobody expects the manifest to set it. Not an error: manifests exported before
+    these tags were left out name them, and still mean everything else they say."""
+    prefixes = ", ".join(f"{p}*" for p in RESERVED_TAG_PREFIXES)
+    return [
+        f"{shown_at(manifest.where('tags', key))}: {json_path(('tags', key))}: tags {prefixes} "
+        "belong to MLflow and Databricks; registry-ops leaves them alone (remove the key)"
+        for key in sorted(manifest.tags or {})
+        if reserved_tag(key)
+    ]
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:

@@ -3,7 +3,8 @@
 Registry calls run inside :meth:`Failures.calling`, which re-raises any
 failure as :class:`RegistryError` naming the server it was talking to (kept
 on the instance: each connection says its own server). Model loading runs
-inside :func:`translated`, which keeps the exception's type and first line.
+inside :func:`translated`, which keeps the exception's type and its whole
+reason on one line (MLflow's download errors give it after the first line).
 Passwords in URIs appear in MLflow's own messages: every text is redacted.
 """
 
@@ -15,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from registry_ops.core.redact import redact
-from registry_ops.errors import RegistryError, RegistryOpsError
+from registry_ops.errors import ModelLoadError, RegistryError, RegistryOpsError
 
-__all__ = ["Failures", "ModelLoadError", "first_line", "transient", "translated"]
+__all__ = ["Failures", "ModelLoadError", "cause", "first_line", "transient", "translated"]
 
 _HINT = (
     "hint: is the MLflow server up and reachable from here? Point registry-ops at it with "
@@ -91,10 +92,6 @@ def transient(exc: BaseException) -> bool:
     return any(needle in low for needle, _ in _DATABASE)
 
 
-class ModelLoadError(RegistryError):
-    """A model version could not be downloaded or loaded through mlflow.pyfunc."""
-
-
 def first_line(exc: BaseException) -> str:
     """The first line of ``exc``'s message (its type name when empty), redacted."""
     text = getattr(exc, "message", None) or str(exc)
@@ -102,12 +99,46 @@ def first_line(exc: BaseException) -> str:
     return redact(text.splitlines()[0] if text else type(exc).__name__)
 
 
+# MLflow's download failures: "The following failures occurred while downloading one or
+# more artifacts from URI:" then, per file, "##### File PATH #####" and its error (and,
+# with debug logging, "Traceback:" and the traceback).
+_FILE_HEADER = re.compile(r"^#+\s*File\s+(?P<path>.*?)\s*#+$")
+CAUSE_LIMIT = 1_000  # characters of a cause kept in a message; a cause this long is a dump
+
+
+def cause(exc: BaseException) -> str:
+    """``exc``'s whole message on one line, redacted: the reason a first line can leave out.
+
+    MLflow's download failures put the reason on the lines after the first; they are
+    kept (``PATH: error``), tracebacks dropped, and the rest capped at
+    :data:`CAUSE_LIMIT` characters.
+    """
+    text = str(getattr(exc, "message", None) or exc).strip()
+    parts: list[str] = []
+    in_traceback = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        header = _FILE_HEADER.match(line)
+        if header:
+            in_traceback = False
+            parts.append(f"{header['path']}:")
+        elif line.startswith("Traceback"):
+            in_traceback = True
+        elif line and not in_traceback:
+            parts.append(line)
+    out = " ".join(parts) or type(exc).__name__
+    if len(out) > CAUSE_LIMIT:
+        out = out[: CAUSE_LIMIT - 3] + "..."
+    return redact(out)
+
+
 @contextmanager
 def translated(what: str, error: type[RegistryOpsError] = ModelLoadError) -> Iterator[None]:
-    """Any failure inside becomes ``error`` with a one-line, redacted message."""
+    """Any failure inside becomes ``error`` with a one-line, redacted message that keeps
+    the underlying reason (see :func:`cause`)."""
     try:
         yield
     except RegistryOpsError:
         raise
     except Exception as exc:  # MlflowException, OSError, a flavour's own errors...
-        raise error(f"{what}: {type(exc).__name__}: {first_line(exc)}") from exc
+        raise error(f"{what}: {type(exc).__name__}: {cause(exc)}") from exc

@@ -6,11 +6,16 @@
     loaded.model.predict(frame)
     print(loaded.target, loaded.version)       # e.g. "challenger", 4
 
-A target is an alias name, or a stage name (``Production``, ``Staging``)
-standing for the newest version in that stage. All targets are resolved
-from one batched read of the model (aliases, stages and versions together),
-so a fallback chain costs the same as a single target; then one version is
-downloaded and loaded with ``mlflow.pyfunc``.
+Targets resolve as MLflow resolves model URIs: ``@name`` is the alias
+(``models:/NAME@name``), a stage name in any case (``Production``,
+``staging``; MLflow's four: None, Staging, Production, Archived) is the newest
+version in that stage (``models:/NAME/Production``), and any other name is an
+alias. A bare name that is a stage by spelling while the model also has an
+alias spelled so is ambiguous, and an error naming both: ``@production`` or
+``stage:Production`` says which. All targets are resolved from one batched
+read of the model (aliases, stages and versions together), so a fallback chain
+costs the same as a single target; then one version is downloaded and loaded
+with ``mlflow.pyfunc``.
 
 This module imports nothing heavy: mlflow is imported when
 :func:`load_model` runs, so ``import registry_ops`` stays cheap.
@@ -27,15 +32,29 @@ from typing import Any
 
 from registry_ops.core.redact import redact
 from registry_ops.core.state import ObservedModel
-from registry_ops.errors import RegistryOpsError
+from registry_ops.errors import ModelLoadError, RegistryOpsError
 from registry_ops.registry.connection import HTTP_DEFAULTS
 
-__all__ = ["STAGES", "Loaded", "TargetNotResolved", "load_model", "resolve"]
+__all__ = [
+    "STAGES",
+    "AmbiguousTarget",
+    "Loaded",
+    "ModelLoadError",
+    "TargetNotResolved",
+    "load_model",
+    "resolve",
+]
 
 log = logging.getLogger("registry_ops")
 
-#: Stage names a target may use (any case); every other target is an alias name.
-STAGES = ("Production", "Staging")
+#: Stage names, as MLflow spells them (``mlflow.entities.model_registry.model_version_stages``);
+#: MLflow reads ``models:/NAME/<stage>`` in any case, and so does a target.
+STAGES = ("None", "Staging", "Production", "Archived")
+# A target that says what it is: "@name" (MLflow's models:/NAME@name) and "alias:name" for
+# an alias, "stage:Name" for a stage (history's notation). Alias names MLflow accepts have
+# neither '@' nor ':', so these never shadow one.
+_ALIAS_PREFIXES = ("@", "alias:")
+_STAGE_PREFIX = "stage:"
 
 # What constructing the adapter's Registry sets process-wide (fast-failing
 # HTTP retries, quiet mlflow loggers, retry notes instead of urllib3's
@@ -75,16 +94,73 @@ class TargetNotResolved(RegistryOpsError):
         super().__init__(redact(message))
 
 
+class AmbiguousTarget(TargetNotResolved):
+    """A bare target is a stage by spelling and the model also has an alias spelled so.
+
+    Picking either silently serves the wrong model to whoever meant the other
+    (``production`` gave the Production stage's v64 while ``@production`` was v65), so
+    it is an error naming both; ``@name`` or ``stage:Name`` says which.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        target: str,
+        alias: str,
+        alias_version: int,
+        stage: str,
+        holders: list[int],
+    ) -> None:
+        held = f"v{holders[-1]}" if holders else "no version in it"
+        why = (
+            f"ambiguous: the alias @{alias} (v{alias_version}) and, as MLflow reads stage names "
+            f"in any case, the stage {stage} ({held})"
+        )
+        RegistryOpsError.__init__(
+            self,
+            redact(
+                f"target {target!r} of model {model!r} is ambiguous: it names the alias @{alias} "
+                f"(v{alias_version}) and, as MLflow reads stage names in any case, the stage "
+                f"{stage} ({held}); write '@{alias}' for the alias or 'stage:{stage}' for the "
+                "stage"
+            ),
+        )
+        self.model = model
+        self.tried = [(target, why)]
+        self.alias, self.stage = alias, stage
+
+
+def _parse(target: str) -> tuple[str, str]:
+    """``(kind, name)`` a target names: ``("alias", name)``, ``("stage", canonical)``, or
+    ``("either", canonical stage)`` for a bare stage name (an alias may be spelled so too).
+
+    Raises ValueError for an empty target or a ``stage:`` one that names no stage.
+    """
+    text = target.strip() if isinstance(target, str) else ""
+    for prefix in _ALIAS_PREFIXES:
+        if text.startswith(prefix) and text[len(prefix) :].strip():
+            return "alias", text[len(prefix) :].strip()
+    if text.startswith(_STAGE_PREFIX):
+        stage = _stage(text[len(_STAGE_PREFIX) :])
+        if stage is None:
+            raise ValueError(f"{target!r} names no stage (stages: {', '.join(STAGES)})")
+        return "stage", stage
+    if not text or text in _ALIAS_PREFIXES:
+        raise ValueError(f"a target must be a non-empty alias or stage name, got {target!r}")
+    stage = _stage(text)
+    return ("either", stage) if stage is not None else ("alias", text)
+
+
 def _chain(target: str, fallback: Sequence[str] | str | None) -> list[str]:
     """``target`` then the fallbacks, duplicates dropped (stage names compared in any case)."""
     # A bare string is one target, not a sequence of one-letter targets.
     rest = [fallback] if isinstance(fallback, str) else list(fallback or ())
     chain: list[str] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for item in [target, *rest]:
-        if not isinstance(item, str) or not item.strip():
+        if not isinstance(item, str):
             raise ValueError(f"a target must be a non-empty alias or stage name, got {item!r}")
-        key = _stage(item) or item
+        key = _parse(item)
         if key not in seen:
             seen.add(key)
             chain.append(item)
@@ -92,8 +168,15 @@ def _chain(target: str, fallback: Sequence[str] | str | None) -> list[str]:
 
 
 def _stage(target: str) -> str | None:
-    """The canonical stage name ``target`` means, or None for an alias."""
+    """The canonical stage name ``target`` spells (in any case, as MLflow reads it), or None."""
     return next((s for s in STAGES if s.lower() == target.strip().lower()), None)
+
+
+def _alias_spelled(model: ObservedModel, name: str) -> str | None:
+    """The model's alias spelled ``name`` (in any case: a store may compare so), if any."""
+    if name in model.aliases:
+        return name
+    return next((a for a in sorted(model.aliases) if a.lower() == name.lower()), None)
 
 
 def resolve(
@@ -105,23 +188,34 @@ def resolve(
     alias the model does not have, a stage no version is in, or when its
     version is not READY (a failed or pending registration has no files to
     load).
+
+    Raises:
+        AmbiguousTarget: a bare stage name the model also has as an alias.
     """
     skipped: list[tuple[str, str]] = []
     if model is None:
         return None, skipped
     for target in chain:
-        stage = _stage(target)
-        if stage is not None:
-            holders = model.stage_holders(stage)
+        kind, name = _parse(target)
+        if kind == "either":
+            alias = _alias_spelled(model, target.strip())
+            if alias is not None:
+                holders = model.stage_holders(name)
+                raise AmbiguousTarget(
+                    model.name, target, alias, model.aliases[alias], name, holders
+                )
+            kind = "stage"
+        if kind == "stage":
+            holders = model.stage_holders(name)
             if not holders:
-                skipped.append((target, f"no version in stage {stage}"))
+                skipped.append((target, f"no version in stage {name}"))
                 continue
             version = holders[-1]  # the newest, as MLflow's models:/NAME/Stage resolves it
         else:
-            if target not in model.aliases:
+            if name not in model.aliases:
                 skipped.append((target, "no such alias"))
                 continue
-            version = model.aliases[target]
+            version = model.aliases[name]
         observed = model.versions.get(version)
         if observed is None:
             skipped.append((target, f"points at v{version}, which does not exist"))
@@ -166,8 +260,9 @@ def load_model(
 ) -> Loaded:
     """Load the first of ``target`` and then ``fallback`` that resolves, via ``mlflow.pyfunc``.
 
-    Each target is an alias name, or ``Production`` / ``Staging`` for the
-    newest version in that stage. The URIs default to MLflow's own
+    Each target is an alias name (``champion``, or ``@champion``), or a stage
+    name in any case (``Production``, ``staging``, or ``stage:Production``) for
+    the newest version in that stage. The URIs default to MLflow's own
     configuration (``mlflow.set_tracking_uri``, ``MLFLOW_TRACKING_URI``,
     ``MLFLOW_REGISTRY_URI``); the process-wide settings are never changed.
     Which target resolved, and why each earlier one was skipped, is logged
@@ -180,6 +275,8 @@ def load_model(
     Raises:
         TargetNotResolved: the model is not registered, or no target resolved
             (the message lists each target tried and why it was skipped).
+        AmbiguousTarget: (a TargetNotResolved) a bare stage name the model also
+            has as an alias; the message names both and how to say which.
         RegistryError: MLflow could not be reached or refused the read.
         ModelLoadError: the resolved version could not be downloaded or loaded.
     """

@@ -60,6 +60,7 @@ def _observed_version(mv: Any) -> ObservedVersion:
         creation_timestamp=int(mv.creation_timestamp or 0),
         tags=dict(mv.tags or {}),
         status=str(mv.status or "READY"),
+        last_updated_timestamp=int(mv.last_updated_timestamp or 0),
     )
 
 
@@ -98,6 +99,7 @@ def _all_versions_json(registry_uri: str) -> list[Any]:
                 current_stage=mv.get("current_stage", ""),
                 run_id=mv.get("run_id", ""),
                 creation_timestamp=mv.get("creation_timestamp", 0),
+                last_updated_timestamp=mv.get("last_updated_timestamp", 0),
                 tags={t["key"]: t.get("value", "") for t in mv.get("tags", ())},
                 status=mv.get("status", ""),
             )

@@ -19,6 +19,7 @@ MAX_GANTT_BARS = 200  # GitHub's Mermaid refuses very large charts; the newest a
 _SOURCE = {
     "apply": "applied",
     "provenance": "applied (provenance record; no apply-log run)",
+    "adopted": "adopted",
     "drift": "DRIFT (not put there by any apply)",
     "unmanaged": "in the registry (registry-ops never applied this model)",
 }
@@ -146,6 +147,8 @@ def _interval_text(interval: Interval) -> str:
         by.append(f"commit {_short(interval.commit)}")
     if interval.reverted_by:
         by.append(f"reverted by run {interval.reverted_by}")
+    if interval.held_by is not None and not interval.start_known:
+        by.append(f"in place by {_when(iso(interval.held_by))}")
     extra = f" ({', '.join(by)})" if by else ""
     return f"{_v(interval.version)}  {_when(start)} .. {_when(end)}  {how}{extra}"
 
@@ -229,11 +232,12 @@ def gantt(history: History) -> str:
         lines.append(f"    section {mermaid_text(_name(target))}")
         for interval in mine:
             label = f"v{interval.version}"
-            if interval.source == "drift":
-                label += " drift"
+            if interval.source in ("drift", "adopted"):
+                label += f" {interval.source}"
             elif interval.commit:
                 label += f" {_short(interval.commit)[:7]}"
-            tags = {"drift": "crit, ", "apply": "", "provenance": "", "unmanaged": "active, "}
+            tags = {"drift": "crit, ", "apply": "", "provenance": "", "adopted": "",
+                    "unmanaged": "active, "}  # fmt: skip
             status = tags.get(interval.source, "")
             if interval.end is None and interval.source != "drift":
                 status = "active, "

@@ -2,7 +2,8 @@
 
 An exported manifest states exactly what the registry holds now (aliases,
 Production and Staging holders, description, tags), so ``plan`` right after
-an export shows no changes.
+an export shows no changes. Tags other tools own (``mlflow.*``,
+``databricks.*``) are left out: registry-ops never manages them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # the adapter imports mlflow
 
 # What a person wrote that the registry cannot tell: kept when --force rewrites a manifest.
 KEPT = ("gates", "retention", "overrides", "protect", "prune")
+MANIFESTS = "manifests"  # where a repository's manifests live, under its root
 
 
 def header(directory: Path, root: Path) -> str:
@@ -87,6 +89,10 @@ def _kept(path: Path) -> dict[str, Any]:
     return {k: data[k] for k in KEPT if isinstance(data, dict) and k in data}
 
 
+def _within(path: Path, directory: Path) -> bool:
+    return path.resolve().is_relative_to(directory.resolve())
+
+
 def write(
     models: list[ObservedModel],
     root: Path,
@@ -98,27 +104,42 @@ def write(
 
     ``existing`` maps model -> the file (relative to ``root``) that manages it.
 
-    A model already managed by a manifest is rewritten in place only with
-    ``force``, which keeps what the registry cannot tell (gates, retention,
-    overrides, protect, prune); otherwise nothing is written.
+    When ``directory`` is (part of) ``manifests/`` and holds a model's managing
+    manifest, that file is rewritten in place, only with ``force``, keeping what
+    the registry cannot tell (gates, retention, overrides, protect, prune);
+    otherwise nothing is written. Any other ``directory`` (``--out-dir``) is the
+    only place written: a managed model gets a new file there (with what its
+    manifest says that the registry cannot), its manifest is left as it is, and
+    a second manifest of it under ``manifests/`` is refused.
     """
     targets: dict[str, Path] = {}
-    clashes = []
+    clashes, twice = [], []
     taken: set[Path] = set()
+    among_manifests = _within(directory, root / MANIFESTS)
     for model in models:
-        if model.name in existing:
+        managed = root / existing[model.name] if model.name in existing else None
+        if managed is not None and among_manifests and _within(managed, directory):
             if not force:
                 clashes.append(f"  {model.name}: already managed by {existing[model.name]}")
                 continue
-            path = root / existing[model.name]
+            path = managed
         else:
             path = directory / filename(model.name)
             stem, n = path.stem, 2
             while path in taken or (path.exists() and not force):
                 path = directory / f"{stem}-{n}.yaml"
                 n += 1
+            if managed is not None and _within(path, root / MANIFESTS):
+                twice.append(f"  {model.name}: already managed by {existing[model.name]}")
+                continue
         taken.add(path)
         targets[model.name] = path
+    if twice:
+        raise RegistryOpsError(
+            f"refusing to write a second manifest under {MANIFESTS}/ for a model one manages "
+            f"(export to a directory outside {MANIFESTS}/, or without --out-dir):\n"
+            + "\n".join(twice)
+        )
     if clashes:
         raise RegistryOpsError(
             "refusing to overwrite manifests (pass --force to replace them):\n" + "\n".join(clashes)
@@ -126,7 +147,8 @@ def write(
     directory.mkdir(parents=True, exist_ok=True)
     by_name = {m.name: m for m in models}
     for name, path in targets.items():
-        kept = _kept(path) if name in existing and path.is_file() else {}
+        source = root / existing[name] if name in existing else None
+        kept = _kept(source) if source is not None and source.is_file() else {}
         path.write_text(render(by_name[name], header(path.parent, root), kept), encoding="utf-8")
     return list(targets.values())
 

@@ -16,7 +16,9 @@ Three sources, joined per target (``alias:NAME`` or ``stage:NAME``):
   failed).
 
 :mod:`.timeline` joins the last two into who held what, when (drift
-included); :mod:`.result` reads everything and answers ``--at TIME``: which
+included; holders the adopting commit found in place are adopted, and
+holdings nobody recorded are bounded by MLflow's own timestamps, see
+:mod:`.adoption`); :mod:`.result` reads everything and answers ``--at TIME``: which
 version held each target at that time, with the apply and the commit that put
 it there, and what the manifests wanted then.
 """

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry_ops.errors import RegistryOpsError
+from registry_ops.gitops.history.adoption import adoption_of
 from registry_ops.gitops.history.desired import DesiredChange, desired_history
 from registry_ops.gitops.history.follow import MANIFESTS, find_manifest
 from registry_ops.gitops.history.timeline import Interval, current_holders, timeline
@@ -82,7 +83,8 @@ class History:
                 entry["apply"] = run.to_dict() if run else None
                 change = self.commit(interval.commit)
                 entry["commit_info"] = _commit_info(change)
-                entry["note"] = _uncertainty(interval)
+                entry["note"] = _uncertainty(interval, when)
+                entry["basis"] = _basis(interval)
                 entries.append(entry)
             desired = wanted.targets.get(target) if wanted and wanted.present else None
             if not entries and desired is None:
@@ -123,13 +125,43 @@ def _commit_info(change: DesiredChange | None) -> dict[str, Any] | None:
     }
 
 
-def _uncertainty(interval: Interval) -> str | None:
+def _basis(interval: Interval) -> str:
+    """Where the answer for this holding comes from: ``apply-log``, ``provenance``,
+    ``adoption`` (the adopting commit and the registry's timestamps) or ``registry``
+    (MLflow's own timestamps alone)."""
+    if interval.source == "adopted":
+        return "adoption"
+    if interval.source in ("apply", "provenance"):
+        return "apply-log" if interval.run_id else "provenance"
+    return "apply-log" if interval.reverted_by else "registry"
+
+
+def _registry_says(interval: Interval, when: datetime) -> str:
+    """What MLflow's own timestamps say of a holding nobody recorded, at ``when``."""
+    text = f"from MLflow's own timestamps: {interval.evidence}" if interval.evidence else ""
+    if interval.held_by is not None:
+        sure = "held it then" if when >= interval.held_by else "may not have held it yet then"
+        text += f"; in place by {iso(interval.held_by)} at the latest, so it {sure}"
+    return text
+
+
+def _uncertainty(interval: Interval, when: datetime) -> str | None:
+    registry = _registry_says(interval, when)
+    if interval.source == "adopted":
+        until = f"until {iso(interval.end)}" if interval.end else "so far"
+        return (
+            f"adopted: the registry already had v{interval.version} here when commit "
+            f"{(interval.commit or '')[:12]} first added the manifest naming it; no apply "
+            f"changed this target {until}; {registry}"
+        )
+    if interval.source == "unmanaged":
+        return f"registry-ops never applied this model: no apply log; {registry}"
     if interval.source == "drift":
         found = f"found and reverted by apply run {interval.reverted_by}" if interval.reverted_by \
             else "still in the registry"  # fmt: skip
         return (
             f"drift: set outside registry-ops at an unrecorded time after {iso(interval.start)}; "
-            f"{found}"
+            f"{found}" + (f"; {registry}" if registry else "")
         )
     if not interval.end_known:
         return (
@@ -169,10 +201,12 @@ def collect(
     notes = []
     manifest = None
     desired: list[DesiredChange] = []
+    adoption = None
     if found[0] is not None:
         _, revisions = found[0]
         desired = desired_history(revisions, model)
         manifest = revisions[0].path if revisions else None
+        adoption = adoption_of(desired)
     else:
         notes.append(f"no manifest under {MANIFESTS}/ names {model} in git")
     if observed is None and not desired and not runs:
@@ -193,7 +227,7 @@ def collect(
         desired=desired,
         applies=runs,
         current=current_holders(observed),
-        intervals=timeline(runs, observed, now),
+        intervals=timeline(runs, observed, now, adoption),
         now=now,
         registered=observed is not None,
         notes=notes,

@@ -4,7 +4,10 @@ the versions' provenance records and the registry now.
 Drift is a holder no apply put there: an apply change whose reason is drift,
 a displaced holder the log never gave that target, or a holder in the
 registry now that differs from what the last apply left. Drift that a later
-apply reverted stays visible as drift.
+apply reverted stays visible as drift. A holder the registry already had when
+the manifest adopting it was committed is adopted, not drift (see
+:mod:`.adoption`); holdings nobody recorded are bounded by MLflow's own
+timestamps, and say so.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from registry_ops.core.provenance import record
 from registry_ops.core.state import ObservedModel
+from registry_ops.gitops.history.adoption import Adoption, registry_record
 from registry_ops.gitops.history.times import EPOCH, iso, iso_us, parse_iso
 from registry_ops.gitops.history.wanted import NOT_TARGETS
 from registry_ops.pipeline.logged import LoggedRun
@@ -27,10 +31,13 @@ class Interval:
 
     ``source``: ``apply`` (a run of the apply log put it there), ``provenance``
     (its provenance record says an apply did; the log has no run for it),
-    ``drift`` (no apply put it there) or ``unmanaged`` (a model registry-ops
-    never applied). ``start_known`` / ``end_known`` are false when the change
-    happened outside registry-ops, at a time nobody recorded: then ``start`` is
-    the earliest it can have been and ``end`` the time it was found.
+    ``adopted`` (the registry already had it there when ``commit``, the commit
+    that first added the manifest, named it), ``drift`` (no apply put it there)
+    or ``unmanaged`` (a model registry-ops never applied). ``start_known`` /
+    ``end_known`` are false when the change happened outside registry-ops, at a
+    time nobody recorded: then ``start`` is the earliest it can have been and
+    ``end`` the time it was found; ``held_by``, when known, is the time by which
+    it surely held the target, and ``evidence`` what MLflow's own timestamps say.
     """
 
     target: str
@@ -45,6 +52,8 @@ class Interval:
     end_known: bool = True
     reverted_by: str | None = None  # drift: the run that undid it
     reason: str | None = None
+    held_by: datetime | None = None
+    evidence: str | None = None
 
     def covers(self, when: datetime) -> bool:
         """Whether this holding spans ``when``."""
@@ -65,6 +74,8 @@ class Interval:
             "end_known": self.end_known,
             "reverted_by": self.reverted_by,
             "reason": self.reason,
+            "held_by": iso(self.held_by),
+            "evidence": self.evidence,
         }
 
 
@@ -95,8 +106,10 @@ def _log_events(runs: Iterable[LoggedRun]) -> list[_Event]:
             elif move.action == "delete_alias":
                 steps.append((move.target, "clear", None, move.previous))
             elif move.action == "transition_stage" and move.new is not None:
-                if move.from_stage and f"stage:{move.from_stage}" not in NOT_TARGETS:
-                    steps.append((f"stage:{move.from_stage}", "leave", move.new, None))
+                left = f"stage:{move.from_stage}" if move.from_stage else None
+                # (a stamp of a version where it stands "moves" it to its own stage: it stays)
+                if left and left not in NOT_TARGETS and left != move.target:
+                    steps.append((left, "leave", move.new, None))
                 if move.target not in NOT_TARGETS:
                     steps.append((move.target, "take", move.new, move.previous))
             for target, kind, version, previous in steps:
@@ -141,8 +154,25 @@ def _created(model: ObservedModel | None, version: int | None) -> datetime:
     return datetime.fromtimestamp(model.versions[version].creation_timestamp / 1000, UTC)
 
 
-def timeline(runs: list[LoggedRun], model: ObservedModel | None, now: datetime) -> list[Interval]:
-    """Every holding of every target, from the log, the records and the registry now."""
+def _adopted(
+    adoption: Adoption, model: ObservedModel | None, target: str, version: int, holds_now: bool
+) -> Interval:
+    """A holding the adopting commit found in place, bounded by the registry's timestamps."""
+    start, held_by, evidence = registry_record(model, target, version, holds_now)
+    held_by = min(held_by, adoption.date) if held_by else adoption.date
+    return Interval(target, version, min(start, held_by), None, "adopted",
+                    commit=adoption.commit, start_known=False, reason="adopted",
+                    held_by=held_by, evidence=evidence)  # fmt: skip
+
+
+def timeline(
+    runs: list[LoggedRun],
+    model: ObservedModel | None,
+    now: datetime,
+    adoption: Adoption | None = None,
+) -> list[Interval]:
+    """Every holding of every target, from the log, the records and the registry now
+    (``adoption``: the commit that first added the model's manifest, if any)."""
     logged = {
         (m.target, m.new, iso_us(parse_iso(r.applied_at) or EPOCH))
         for r in runs
@@ -151,6 +181,7 @@ def timeline(runs: list[LoggedRun], model: ObservedModel | None, now: datetime) 
     }
     events = _log_events(runs) + _provenance_events(model, logged)
     events.sort(key=lambda e: (e.when, e.order))
+    current = current_holders(model)
     managed = bool(runs) or bool(model and model.managed)
     done: list[Interval] = []
     open_: dict[str, list[Interval]] = {}
@@ -172,6 +203,13 @@ def timeline(runs: list[LoggedRun], model: ObservedModel | None, now: datetime) 
         target = event.target
         holders = open_.setdefault(target, [])
         alias = target.startswith("alias:")
+        # The first apply to touch a target says who held it then: if that is what the
+        # adopting commit named, it was there before any apply, adopted.
+        found = event.version if event.kind == "leave" else event.previous
+        first = target not in last_event and event.run is not None and found is not None
+        if first and adoption and found is not None and adoption.claims(target, found, model):
+            still = found in current.get(target, [])
+            holders.append(_adopted(adoption, model, target, found, holds_now=still))
         if event.kind == "leave":
             for interval in [i for i in holders if i.version == event.version]:
                 close(interval, event.when)
@@ -182,6 +220,8 @@ def timeline(runs: list[LoggedRun], model: ObservedModel | None, now: datetime) 
                 drift(target, prev, event.when, event.run)
             if alias or event.kind == "clear":
                 for interval in list(holders):
+                    if event.kind == "take" and interval.version == event.version:
+                        continue  # re-stamped where it stands: the same holding goes on
                     known = event.run is None or prev is None or interval.version == prev
                     close(interval, event.when, known)
             elif event.run is None:  # a stage taken per a record: its old holder was archived
@@ -202,7 +242,6 @@ def timeline(runs: list[LoggedRun], model: ObservedModel | None, now: datetime) 
                 )  # fmt: skip
         last_event[target] = event.when
 
-    current = current_holders(model)
     for target in sorted(set(open_) | set(current)):
         holders = open_.get(target, [])
         now_holding = current.get(target, [])
@@ -212,10 +251,18 @@ def timeline(runs: list[LoggedRun], model: ObservedModel | None, now: datetime) 
         for version in now_holding:
             if version in [i.version for i in holders]:
                 continue
+            if target not in last_event and adoption and adoption.claims(target, version, model):
+                open_.setdefault(target, []).append(
+                    _adopted(adoption, model, target, version, holds_now=True)
+                )
+                continue
             start = max(last_event.get(target, EPOCH), _created(model, version))
+            _, held_by, evidence = registry_record(model, target, version, holds_now=True)
+            held_by = held_by if held_by and held_by >= start else None
             source = "drift" if managed else "unmanaged"
             interval = Interval(target, version, min(start, now), None, source,
-                                start_known=False, reason=source)  # fmt: skip
+                                start_known=False, reason=source, held_by=held_by,
+                                evidence=evidence)  # fmt: skip
             open_.setdefault(target, []).append(interval)
     done.extend(i for holders in open_.values() for i in holders)
     done.sort(key=lambda i: (i.target, i.start, i.version))
