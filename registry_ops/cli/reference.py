@@ -21,26 +21,27 @@ product contract: the README and docs/trust.md.
 """
 
 
-def _help(command: click.Command, path: list[str]) -> str:
+def _help(command: click.Command, name: str, parent: click.Context | None = None) -> str:
+    # The contexts the CLI itself makes (the group's settings, -h included), so the
+    # page does not depend on whether a command already ran in this process.
     ctx = click.Context(
-        command, info_name=" ".join(path), terminal_width=100, max_content_width=100
+        command,
+        info_name=name,
+        parent=parent,
+        terminal_width=100,
+        max_content_width=100,
+        **(cli.context_settings if parent is None else {}),
     )
     return command.get_help(ctx)
 
 
 def reference() -> str:
     """The whole page, Markdown."""
-    out = [HEADER, "## registry-ops", "", "```", _help(cli, ["registry-ops"]), "```", ""]
+    root = click.Context(cli, info_name="registry-ops", **cli.context_settings)
+    out = [HEADER, "## registry-ops", "", "```", _help(cli, "registry-ops"), "```", ""]
     for name in sorted(cli.commands):
         command = cli.commands[name]
-        out += [
-            f"## registry-ops {name}",
-            "",
-            "```",
-            _help(command, ["registry-ops", name]),
-            "```",
-            "",
-        ]
+        out += [f"## registry-ops {name}", "", "```", _help(command, name, root), "```", ""]
     return "\n".join(out)
 
 
