@@ -36,11 +36,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 from registry_ops import gates
 from registry_ops import gitrepo as gitinfo
+from registry_ops.core.authentic import authenticated
 from registry_ops.core.changes import PROMOTION_STAGES, Change
 from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import Desired, ModelManifest
 from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.planner import plan_models
+from registry_ops.core.records import RecordKey
 from registry_ops.core.state import Observed, ObservedModel
 from registry_ops.desired import yamldoc
 from registry_ops.errors import InvalidInput, RegistryOpsError
@@ -323,6 +325,8 @@ def propose(
         return outcome
     if observed is None:
         observed = registry.read_state(chosen)
+    # The gates read provenance (requires_previous, rollbacks): only authenticated records.
+    observed = authenticated(observed, RecordKey.from_env())
 
     searches: list[_Search] = []
     for manifest in manifests:
