@@ -1,15 +1,17 @@
 """Running the gates of a plan's promotions, and what surrounds them.
 
-For every promotion whose target a manifest gates, and every stamp-only
-change there (a holder with no authenticated record of registry-ops putting
-it there: nobody can tell that it passed the gates, so it passes them now,
-against the version whose record shows it taking the target before): a policy with
+For every promotion whose target a manifest gates: a policy with
 ``allow_rollback`` lets a version that held the target before return to it
 without the gates; otherwise every gate of the policy runs and its results
 are recorded on the change. A manifest's override of the target lets a
 failure through until it expires (the gates still run and show). What the
 gates read is pinned on the model's plan, so a saved plan is refused once
 any of it changed.
+
+A stamp-only change counts as a promotion here: its version holds the target
+with no authenticated record of an apply putting it there, so nobody can
+tell that it passed the gates. It passes them now, against the version whose
+record shows it taking the target before (:func:`restamp`).
 """
 
 from __future__ import annotations
