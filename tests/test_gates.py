@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from registry_ops.core.gate_result import GateResult
 from registry_ops.core.model import Desired, GateSpec, ModelManifest, Policy, Retention
 from registry_ops.core.plan import ModelPlan
 from registry_ops.core.planner import plan_models
+from registry_ops.core.provenance import with_stamp
 from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
 from registry_ops.gates import Candidate, GateKind, build, evaluate, register, unregister
 from registry_ops.gates.age import AgeGate
@@ -255,8 +257,13 @@ def test_no_fetch_when_nothing_is_promoted() -> None:
         gates={"champion": "production", "Production": "production"},
         retention=Retention(archive_unlisted=True),
     )
-    plans, desired, observed = setup([wanted], [registry()], PRODUCTION)
+    # v1 holds both targets with a record of an apply putting it there: nothing to
+    # stamp (a stamp-only change of a holder no record vouches for runs its gates).
+    held = {"held": {"alias:champion": "2024-01-01", "stage:Production": "2024-01-01"}}
+    model = with_stamp(registry(), 1, json.dumps(held))
+    plans, desired, observed = setup([wanted], [model], PRODUCTION)
     assert plans[0].changes  # only archiving
+    assert all(c.reason == "retention" for c in plans[0].changes)
     fetch = Fetcher({})
     evaluate(plans, desired, observed, fetch, now=NOW)
     assert fetch.calls == []

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from registry_ops.core.records import RecordKey
 from registry_ops.pipeline.lease import last_applied_commit
 from tests.support.backends import only
 
@@ -83,7 +84,10 @@ def test_apply_stamps_provenance_on_version_and_model(cli, two_versions, backend
     assert record["applied_at"] and record["applied_by"]
     model_tags = backend.client.get_registered_model(clf).tags
     # the lease, released, records the commit the model now reflects
-    assert last_applied_commit(model_tags["registry_ops.lease"]) == record["commit"]
+    assert (
+        last_applied_commit(model_tags["registry_ops.lease"], clf, RecordKey.from_env())
+        == record["commit"]
+    )
 
 
 def test_drift_is_shown_and_repaired(cli, two_versions, backend):  # type: ignore[no-untyped-def]

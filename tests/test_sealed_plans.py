@@ -10,6 +10,7 @@ import git
 import pytest
 
 from registry_ops.core.provenance import PROVENANCE_TAG
+from registry_ops.core.records import RecordKey
 from registry_ops.pipeline.lease import last_applied_commit
 from tests.support.backends import SQLITE, only
 from tests.support.snapshot import registry_snapshot
@@ -164,7 +165,10 @@ def test_provenance_stamps_the_plans_commit_not_head(  # type: ignore[no-untyped
     assert record["commit"] == planned
     assert record["held"]["alias:champion"] == record["applied_at"]
     model_tags = backend.client.get_registered_model(scene).tags
-    assert last_applied_commit(model_tags["registry_ops.lease"]) == planned
+    assert (
+        last_applied_commit(model_tags["registry_ops.lease"], scene, RecordKey.from_env())
+        == planned
+    )
 
 
 @only(SQLITE)

@@ -83,7 +83,7 @@ def record(version: ObservedVersion) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a tag of ``[[[[...`` exhausts the parser
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -93,6 +93,15 @@ def held_since(version: ObservedVersion, target: str) -> str | None:
     held = record(version).get("held")
     value = held.get(target) if isinstance(held, dict) else None
     return value if isinstance(value, str) else None
+
+
+def last_taker(model: ObservedModel, target: str, besides: int) -> int | None:
+    """The version other than ``besides`` whose record shows it taking ``target`` last:
+    the holder a promotion of ``besides`` displaced, as far as the records tell."""
+    taken = [
+        (t, n) for n, v in model.versions.items() if n != besides and (t := held_since(v, target))
+    ]
+    return max(taken)[1] if taken else None
 
 
 def stamp(

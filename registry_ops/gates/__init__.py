@@ -4,7 +4,8 @@ A gate sees a :class:`Candidate` (the version being promoted, the version it
 displaces, their run metrics, and a :class:`GateContext` of evidence
 providers) and returns one or more :class:`GateResult`, each carrying what it
 read. Gates run only for promotions, i.e. changes that give a version a
-target it does not hold now; re-running a converged plan evaluates nothing.
+target it does not hold now, and for stamp-only changes (a holder no
+authenticated record vouches for); re-running a converged plan evaluates nothing.
 
 A kind of gate is one :class:`GateKind` subclass, registered with
 :func:`register`: it names its policy key, carries the JSON Schema of its

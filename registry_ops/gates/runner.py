@@ -7,6 +7,11 @@ are recorded on the change. A manifest's override of the target lets a
 failure through until it expires (the gates still run and show). What the
 gates read is pinned on the model's plan, so a saved plan is refused once
 any of it changed.
+
+A stamp-only change counts as a promotion here: its version holds the target
+with no authenticated record of an apply putting it there, so nobody can
+tell that it passed the gates. It passes them now, against the version whose
+record shows it taking the target before (:func:`restamp`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 from registry_ops.core.changes import Change
 from registry_ops.core.model import Desired, ModelManifest, Policy
 from registry_ops.core.plan import ModelPlan
-from registry_ops.core.provenance import held_since
+from registry_ops.core.provenance import held_since, last_taker
 from registry_ops.core.state import Observed, ObservedModel, ObservedVersion, version_facts
 from registry_ops.gates import Candidate, Gate, GateContext
 from registry_ops.gates.kinds import build
@@ -49,7 +54,7 @@ def evaluate(
         model = observed.models[model_plan.model]
         for change in model_plan.changes:
             name = change.target_name or ""
-            if not change.is_promotion or change.version is None:
+            if not (change.is_promotion or restamp(change)) or change.version is None:
                 continue
             override = manifest.overrides.get(name)
             if override is not None:
@@ -112,14 +117,30 @@ def evaluate(
         _pin(model_plan, gates, version, holder, metrics)
 
 
+def restamp(change: Change) -> bool:
+    """A stamp-only change: its version holds the target, with no record to say how.
+
+    The planner's records view holds only authenticated records, so this is a
+    holder a crash left unstamped, one moved there by hand or one whose record
+    is forged: its gates run as for a promotion. After a crash they passed
+    before, so they pass again and a re-run still converges.
+    """
+    return change.reason == "provenance" and change.target is not None
+
+
 def _pair(
     change: Change, model: ObservedModel
 ) -> tuple[ObservedVersion | None, ObservedVersion | None]:
     """The candidate and its baseline: the version it displaces, or, when it joins a
     stage that keeps its holders, the newest of them (a multi-version stage's holder
-    is a baseline too)."""
+    is a baseline too). A stamp-only change displaces nothing now: its baseline is the
+    version whose record shows it taking the target last, the one its promotion
+    displaced."""
     version = model.versions.get(change.version) if change.version is not None else None
     holder = model.versions.get(change.from_version) if change.from_version else None
+    if restamp(change) and change.version is not None and change.target is not None:
+        previous = last_taker(model, change.target, change.version)
+        holder = model.versions.get(previous) if previous is not None else None
     if holder is None and change.stage is not None:
         others = [v for v in model.stage_holders(change.stage) if v != change.version]
         holder = model.versions[others[-1]] if others else None

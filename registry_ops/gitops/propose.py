@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING
 
 from registry_ops import gates
 from registry_ops import gitrepo as gitinfo
+from registry_ops.core.authentic import authenticated
 from registry_ops.core.model import Desired
 from registry_ops.core.plan import Plan
+from registry_ops.core.records import RecordKey
 from registry_ops.core.state import Observed
 from registry_ops.errors import RegistryOpsError
 from registry_ops.gitops.candidates import (
@@ -116,6 +118,8 @@ def propose(
         return outcome
     if observed is None:
         observed = registry.read_state(chosen)
+    # The gates read provenance (requires_previous, rollbacks): only authenticated records.
+    observed = authenticated(observed, RecordKey.from_env())
 
     searches: list[Search] = []
     for manifest in manifests:

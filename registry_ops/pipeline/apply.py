@@ -22,11 +22,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from registry_ops.core.authentic import authenticated, seal_provenance
 from registry_ops.core.changes import Change
 from registry_ops.core.model import ModelManifest
 from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.planner import plan_models
 from registry_ops.core.provenance import PROVENANCE_TAG, Provenance, stamp
+from registry_ops.core.records import RecordKey
 from registry_ops.core.state import Observed, ObservedModel, fingerprint, snapshot_of, version_facts
 from registry_ops.errors import ApplyFailed, LeaseHeld, RegistryOpsError, StalePlan
 from registry_ops.pipeline.lease import LEASE_TAG, Lease, released, settle
@@ -94,7 +96,7 @@ def apply_plan(
         return result
     # Read again even right after a fresh plan: the lease check must see the
     # registry moments before the lease is written, not when the plan began.
-    before = registry.read_state([m.model for m in runnable])
+    before = authenticated(registry.read_state([m.model for m in runnable]), RecordKey.from_env())
     check_fresh(runnable, before, registry)
 
     leases: dict[str, Lease] = {}
@@ -140,7 +142,9 @@ def apply_plan(
             # One write frees the model and records the commit it now reflects.
             lease = leases.pop(model_plan.model)
             registry.set_model_tag(
-                model_plan.model, LEASE_TAG, released(lease, provenance.commit_label)
+                model_plan.model,
+                LEASE_TAG,
+                released(lease, provenance.commit_label, model_plan.model, RecordKey.from_env()),
             )
     finally:
         # Models not finished: free them, keeping the record of the last full apply.
@@ -246,6 +250,7 @@ def _stamp(
     if decided:
         extra["evidence"] = decided
     value = stamp(version, targets, model_plan.manifest, provenance, **extra)
+    value = seal_provenance(value, model_plan.model, number, RecordKey.from_env())
     registry.set_version_tag(model_plan.model, number, PROVENANCE_TAG, value)
 
 
@@ -343,7 +348,7 @@ def _what_moved(before: dict[str, object] | None, after: dict[str, object] | Non
 def _verify_all(
     applied: list[ModelPlan], registry: Registry, desired: Sequence[ModelManifest]
 ) -> None:
-    observed = registry.read_state([m.model for m in applied])
+    observed = authenticated(registry.read_state([m.model for m in applied]), RecordKey.from_env())
     verify(applied, observed)
     names = {m.model for m in applied}
     leftover = [

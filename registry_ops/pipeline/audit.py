@@ -13,7 +13,10 @@ A run carries
   provenance), and per model one ``registry_ops.model.<hash>`` tag (a hash of
   the name, so any name fits a tag key) whose value is a compact JSON summary
   of that model's alias and stage changes: what ``history`` reads, with one
-  search and no artifact downloads. MLflow's own ``mlflow.user``,
+  search and no artifact downloads; ``registry_ops.report_sha256``, the digest
+  of ``report.json``, and with ``REGISTRY_OPS_PLAN_KEY`` set ``registry_ops.mac``,
+  the MAC of all of these (:mod:`registry_ops.pipeline.logrecord`): only a run
+  carrying a valid one counts as an apply. MLflow's own ``mlflow.user``,
   ``mlflow.source.git.commit`` and ``mlflow.note.content`` make the run read
   well in the MLflow UI;
 - artifacts: ``plan.json`` (the sealed plan, as ``plan --out`` writes it) and
@@ -33,42 +36,52 @@ the experiment lookup, the run with its tags, one batch of params, the
 artifacts, and closing the run. A failure to write the log never changes the
 apply's outcome; the command says so on stderr.
 
-This module says what a run records; the MLflow calls are
+This module says what a run records; the names of its tags and its MAC are
+:mod:`registry_ops.pipeline.logrecord`'s, the MLflow calls are
 :mod:`registry_ops.registry.applylog`'s, and reading the log back is
 :mod:`registry_ops.pipeline.logged`'s.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from registry_ops.core.authentic import authenticated_versions
 from registry_ops.core.changes import Change
 from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.provenance import Provenance, now_iso, record
+from registry_ops.core.records import RecordKey
 from registry_ops.core.redact import redact
 from registry_ops.core.state import ObservedVersion
+from registry_ops.pipeline.logrecord import (
+    EXPERIMENT as EXPERIMENT,  # re-exported: the CLI and the log's readers name it here
+)
+from registry_ops.pipeline.logrecord import (
+    TAG_ACTOR,
+    TAG_APPLIED_AT,
+    TAG_COMMIT,
+    TAG_MAC,
+    TAG_MODELS,
+    TAG_OUTCOME,
+    TAG_PLAN,
+    TAG_REPORT,
+    model_tag,
+    report_digest,
+    run_mac,
+)
+from registry_ops.pipeline.logrecord import model_filter as model_filter  # re-exported too
 from registry_ops.pipeline.seal import signed
-from registry_ops.registry.applylog import ApplyLog, artifact_location
+from registry_ops.registry.applylog import ApplyLog, artifact_location, json_text
 
 if TYPE_CHECKING:
     from registry_ops.pipeline.apply import ApplyResult, ModelOutcome
     from registry_ops.registry import Registry
 
-EXPERIMENT = "registry-ops/applies"
 REPORT_FORMAT = 1
-PREFIX = "registry_ops."
-TAG_COMMIT = PREFIX + "commit"
-TAG_ACTOR = PREFIX + "actor"
-TAG_PLAN = PREFIX + "plan_digest"
-TAG_OUTCOME = PREFIX + "outcome"
-TAG_MODELS = PREFIX + "models"
-TAG_APPLIED_AT = PREFIX + "applied_at"
-MODEL_TAG_PREFIX = PREFIX + "model."
 PLAN_ARTIFACT = "plan.json"
 REPORT_ARTIFACT = "report.json"
 # MLflow 3 accepts 8,000 characters in a run tag value; older servers 5,000.
@@ -84,16 +97,6 @@ class LoggedApply:
     run_id: str
     experiment_id: str
     outcome: str
-
-
-def model_tag(model: str) -> str:
-    """The run tag key carrying ``model``'s summary (keys cannot hold every name)."""
-    return MODEL_TAG_PREFIX + hashlib.sha256(model.encode()).hexdigest()[:20]
-
-
-def model_filter(model: str) -> str:
-    """The ``search_runs`` filter for runs that changed ``model``."""
-    return f"tags.`{model_tag(model)}` LIKE '%'"
 
 
 # ---- what the apply did ---------------------------------------------------------------
@@ -319,10 +322,12 @@ def _drift(plan: Plan, prov: Provenance, registry: Registry) -> set[tuple[str, i
     if not suspects:
         return set()
     versions = registry.read_versions(sorted({model for model, _, _ in suspects}))
+    key = RecordKey.from_env()  # forged records must not turn drift into an ordinary change
+    trusted = {name: authenticated_versions(name, found, key) for name, found in versions.items()}
     return {
         (model, i)
         for model, i, c in suspects
-        if reverts_drift(c, versions.get(model, {}), prov.applied_at)
+        if reverts_drift(c, trusted.get(model, {}), prov.applied_at)
     }
 
 
@@ -351,6 +356,7 @@ def record_apply(
         TAG_OUTCOME: outcome,
         TAG_MODELS: shown,
         TAG_APPLIED_AT: prov.applied_at,
+        TAG_REPORT: report_digest(json_text(report)),
         "mlflow.user": prov.actor,
         "mlflow.source.git.commit": prov.commit or "",
         "mlflow.note.content": _note(report),
@@ -373,7 +379,10 @@ def record_apply(
         "changes": str(sum(len(m["changes"]) for m in recorded)),
         "landed": str(landed),
     }
-    log.log_run_data(run_id, params, rest)
+    # The MAC needs the run's id (a genuine run's tags copied to another do not verify),
+    # so it goes with the params and the remaining tags: no extra request.
+    mac = run_mac(RecordKey.from_env(), run_id, {**tags, **model_tags}, params)
+    log.log_run_data(run_id, params, {**rest, TAG_MAC: mac} if mac else rest)
     log.log_json_artifacts(run_id, {PLAN_ARTIFACT: signed(plan), REPORT_ARTIFACT: report})
     log.end_run(run_id, "FINISHED" if outcome == "applied" else "FAILED")
     return LoggedApply(run_id, experiment, outcome)

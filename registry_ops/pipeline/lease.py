@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from registry_ops.core.authentic import dump, load
 from registry_ops.core.provenance import actor, host
+from registry_ops.core.records import RecordKey
 from registry_ops.core.state import PROVENANCE_PREFIX
 
 LEASE_TAG = PROVENANCE_PREFIX + "lease"
@@ -37,6 +39,7 @@ TTL_ENV = "REGISTRY_OPS_LEASE_TTL"
 SETTLE_ENV = "REGISTRY_OPS_LEASE_SETTLE"
 DEFAULT_TTL = 900.0  # seconds; an apply of one model takes seconds, of 1,000 a few minutes
 DEFAULT_SETTLE = 1.0  # seconds; far above one request's latency
+LEASE_KIND = "lease"  # the kind a released lease's record is sealed as
 
 
 def _seconds(env: str, default: float) -> float:
@@ -135,9 +138,10 @@ class Lease:
         return f"{self.holder}{where}{pid} since {self.since}, until {self.expires}"
 
 
-def released(lease: Lease, commit: str) -> str:
-    """The tag value that frees a model after an apply: it records the last applied
-    commit, so releasing and recording cost one write together."""
+def released(lease: Lease, commit: str, model: str, key: RecordKey) -> str:
+    """The tag value that frees ``model`` after an apply: it records the last applied
+    commit, so releasing and recording cost one write together. Sealed with ``key``
+    (when one is set): the commit decides whether an edit counts as drift."""
     record = {
         "released": True,
         "last_applied_commit": commit,
@@ -145,16 +149,17 @@ def released(lease: Lease, commit: str) -> str:
         "by": lease.holder,
         "plan": lease.plan,
     }
-    return json.dumps(record, sort_keys=True, separators=(",", ":"))
+    return dump(key.seal(LEASE_KIND, model, None, record))
 
 
-def last_applied_commit(text: str | None) -> str | None:
-    """The last applied commit recorded in a model's lease tag (None if never released)."""
-    try:
-        data: Any = json.loads(text or "")
-    except ValueError:
+def last_applied_commit(text: str | None, model: str, key: RecordKey) -> str | None:
+    """The last applied commit recorded in ``model``'s lease tag: None if never released,
+    unreadable, or (with a key set) without a valid MAC for this model."""
+    data = load(text)
+    if data is None or not key.check(LEASE_KIND, model, None, data).usable:
         return None
-    return data.get("last_applied_commit") if isinstance(data, dict) else None
+    commit = data.get("last_applied_commit")
+    return commit if isinstance(commit, str) else None
 
 
 def _alive(pid: int) -> bool:

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 from registry_ops import gates
 from registry_ops import gitrepo as gitinfo
+from registry_ops.core.authentic import authenticated
 from registry_ops.core.changes import Change
 from registry_ops.core.model import Desired
 from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.planner import plan_models
 from registry_ops.core.provenance import held_since
+from registry_ops.core.records import RecordKey
 from registry_ops.core.redact import without_credentials
 from registry_ops.core.state import Observed, ObservedModel
 from registry_ops.errors import PlanSealError, RegistryOpsError
@@ -162,6 +164,8 @@ def make_plan(
     else:
         wanted = set(chosen)
         observed = Observed({n: m for n, m in observed.models.items() if n in wanted})
+    # Records without a valid MAC decide nothing: they are out of every reader's view.
+    observed = authenticated(observed, RecordKey.from_env())
     model_plans = plan_models([desired.manifests[n] for n in chosen], observed)
     label_drift(model_plans, desired, observed, endpoint.root)
     evidence = RegistryEvidence(registry, progress)
@@ -197,7 +201,7 @@ def label_drift(
         model = observed.models[model_plan.model]
         if not model.managed or not model_plan.changes:
             continue
-        last = last_applied_commit(model.tags.get(LEASE_TAG))
+        last = last_applied_commit(model.tags.get(LEASE_TAG), model.name, RecordKey.from_env())
         sha = last.split("+")[0] if last and last != "unknown" else None
         same = gitinfo.unchanged_since(root, sha, [model_plan.manifest]) if sha else None
         for change in model_plan.changes:

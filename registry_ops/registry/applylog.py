@@ -21,6 +21,12 @@ RUNS_PAGE = 1_000  # server maximum for search_runs
 BATCH = 100  # MLflow's limit of params, and of tags, in one log_batch
 
 
+def json_text(data: Any) -> str:
+    """A JSON artifact's text, exactly as :meth:`ApplyLog.log_json_artifacts` writes it
+    (a digest of it then matches the file)."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
 def artifact_location(tracking_uri: str) -> str | None:
     """Where a new apply-log experiment keeps its artifacts.
 
@@ -99,7 +105,7 @@ class ApplyLog:
         """Each value as a JSON file artifact of the run, named by its key."""
         with tempfile.TemporaryDirectory(prefix="registry-ops-") as tmp:
             for name, data in files.items():
-                Path(tmp, name).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+                Path(tmp, name).write_text(json_text(data), encoding="utf-8")
             with self.registry.calling("writing the apply log's artifacts"):
                 self.client.log_artifacts(run_id, tmp)
 

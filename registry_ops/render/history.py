@@ -73,6 +73,21 @@ def _parse(value: str) -> datetime | None:
     return parse_iso(value)
 
 
+def unverified_line(entry: dict[str, Any]) -> str:
+    """One record that claims an apply without a valid MAC, and what it claims."""
+    claims = entry.get("claims", {})
+    words = {"actor": "by", "commit": "commit", "outcome": "outcome", "applied_at": "at"}
+    said = [f"{words.get(k, k)} {v}" for k, v in claims.items()]
+    claimed = f": claims {', '.join(said)}" if said else ""
+    why = entry.get("why", "no valid MAC")
+    if entry.get("kind") == "provenance":
+        return f"unverified provenance record on v{entry['version']} ({why}){claimed}"
+    return f"unverified apply-log run {entry.get('run_id')} ({why}){claimed}"
+
+
+_UNVERIFIED_HEAD = "Unverified records (no valid MAC, so not counted as applies):"
+
+
 # ---- text -----------------------------------------------------------------------------
 
 
@@ -117,6 +132,7 @@ def render_text(
                 f"      {move.target}: {_v(move.previous)} -> {_v(move.new)} "
                 f"[{move.reason}]{landed}\n"
             )
+    _text_unverified(history, stream)
     stream.write("\nWho held each target:\n")
     for target in history.targets:
         stream.write(f"  {_name(target)}\n")
@@ -130,6 +146,13 @@ def render_text(
     stream.write(f"Drift: {len(drift) or 'none'}\n")
     for interval in drift:
         stream.write(f"  {_name(interval.target)} {_interval_text(interval)}\n")
+
+
+def _text_unverified(history: History, stream: IO[str]) -> None:
+    if history.unverified:
+        stream.write(f"\n{_UNVERIFIED_HEAD}\n")
+        for entry in history.unverified:
+            stream.write(f"  {unverified_line(entry)}\n")
 
 
 def _interval_text(interval: Interval) -> str:
@@ -156,6 +179,8 @@ def _interval_text(interval: Interval) -> str:
 def _text_at(history: History, stream: IO[str], at: datetime, where: str) -> None:
     answer = history.at(at)
     stream.write(f"{history.model}{where} at {_when(answer['time'])}:\n")
+    for note in history.notes:
+        stream.write(f"note: {note}\n")
     if not answer["targets"]:
         stream.write("  nothing held any target then\n")
     for target, data in answer["targets"].items():
@@ -177,6 +202,7 @@ def _text_at(history: History, stream: IO[str], at: datetime, where: str) -> Non
                 f"{' ' * (len(_name(target)) + 6)}desired then: {_v(wanted)} per commit "
                 f"{info['commit'][:12]} ({info['author']}, {_when(info['date'])}){agree}\n"
             )
+    _text_unverified(history, stream)
 
 
 # ---- JSON -----------------------------------------------------------------------------
@@ -192,6 +218,8 @@ def render_json(
             "manifest": history.manifest,
             "at": history.at(at),
             "notes": history.notes,
+            "records_authenticated": history.authenticated,
+            "unverified": history.unverified,
         }
     else:
         data = history.to_dict()
@@ -295,6 +323,10 @@ def render_markdown(
             f"{escape(run.actor)} | `{escape(_short(run.commit))}` | {escape(run.outcome)} | "
             f"{moves or '-'} |\n"
         )
+    if history.unverified:
+        stream.write(f"\n#### {escape(_UNVERIFIED_HEAD.rstrip(':'))}\n\n")
+        for entry in history.unverified:
+            stream.write(f"- {escape(unverified_line(entry))}\n")
     drift = history.drift
     if drift:
         stream.write("\n#### Drift\n\n")

@@ -194,7 +194,8 @@ def _gate_cell(change: Change) -> str:
 
 
 def _promotion_block(change: Change) -> list[str]:
-    if not (change.is_promotion and (change.gates or change.rollback)):
+    # Promotions, and stamp-only changes of a holder no record vouches for, run gates.
+    if not (change.gates or change.rollback):
         return []
     out = [f"**{escape(describe(change)[1])}**", ""]
     if change.rollback:

@@ -10,14 +10,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from registry_ops.core.authentic import authenticated_model, unverified
+from registry_ops.core.provenance import record
+from registry_ops.core.records import KEY_ENV, RecordKey
+from registry_ops.core.state import ObservedModel
 from registry_ops.errors import RegistryOpsError
 from registry_ops.gitops.history.adoption import adoption_of
 from registry_ops.gitops.history.desired import DesiredChange, desired_history
 from registry_ops.gitops.history.follow import MANIFESTS, find_manifest
 from registry_ops.gitops.history.timeline import Interval, current_holders, timeline
 from registry_ops.gitops.history.times import iso
-from registry_ops.pipeline.audit import EXPERIMENT
 from registry_ops.pipeline.logged import LoggedRun, read_log
+from registry_ops.pipeline.logrecord import EXPERIMENT
 
 if TYPE_CHECKING:
     from registry_ops.gitrepo import FileRevision
@@ -37,6 +41,9 @@ class History:
     now: datetime
     registered: bool = True
     notes: list[str] = field(default_factory=list)
+    # Records that claim an apply but carry no valid MAC (a key is set): shown, never used.
+    unverified: list[dict[str, Any]] = field(default_factory=list)
+    authenticated: bool = False  # REGISTRY_OPS_PLAN_KEY was set: only records with a MAC count
 
     @property
     def targets(self) -> list[str]:
@@ -110,6 +117,8 @@ class History:
             "timeline": [i.to_dict() for i in self.intervals],
             "drift": [i.to_dict() for i in self.drift],
             "notes": list(self.notes),
+            "records_authenticated": self.authenticated,
+            "unverified": list(self.unverified),
         }
 
 
@@ -189,16 +198,19 @@ def collect(
 
     worker = threading.Thread(target=read_git, name="git-history", daemon=True)
     worker.start()
+    key = RecordKey.from_env()
     try:
         registry = connect()
-        observed = registry.read_state([model]).get(model)
-        runs = read_log(registry, model)
+        raw = registry.read_state([model]).get(model)
+        log = read_log(registry, model, key)
         now = now or datetime.now(UTC)  # the moment the registry was read
     finally:
         worker.join()
     if failed:
         raise failed[0]
     notes = []
+    if not key.enabled:
+        notes.append(UNKEYED_NOTE)
     manifest = None
     desired: list[DesiredChange] = []
     adoption = None
@@ -209,18 +221,23 @@ def collect(
         adoption = adoption_of(desired)
     else:
         notes.append(f"no manifest under {MANIFESTS}/ names {model} in git")
-    if observed is None and not desired and not runs:
+    bad = [{"kind": "apply-log run", **r.to_dict()} for r in log.unverified]
+    bad += _unverified_provenance(raw, key)
+    if raw is None and not desired and not log.runs and not bad and not log.skipped:
         raise RegistryOpsError(
             f"nothing known about {model}: no manifest in git names it, it is not "
             "registered in MLflow, and the apply log has no run for it"
         )
-    if observed is None:
+    if raw is None:
         notes.append(f"{model} is not registered in MLflow now")
+    notes += [f"skipped apply-log {line} (unreadable; not counted)" for line in log.skipped]
+    runs = log.runs
     truncated = sum(r.truncated for r in runs)
     if truncated:
         notes.append(
             f"{truncated} archive change(s) are only in the runs' report.json (too many for a tag)"
         )
+    observed = authenticated_model(raw, key) if raw is not None else None
     return History(
         model=model,
         manifest=manifest,
@@ -231,4 +248,35 @@ def collect(
         now=now,
         registered=observed is not None,
         notes=notes,
+        unverified=bad,
+        authenticated=key.enabled,
     )
+
+
+UNKEYED_NOTE = (
+    f"records are unauthenticated: {KEY_ENV} is not set, so the apply log and the "
+    "provenance records are shown as written, and anyone who can write to the registry "
+    "could have written them"
+)
+_MAX_CLAIM = 200  # characters of a claimed value worth showing
+
+
+def _unverified_provenance(model: ObservedModel | None, key: RecordKey) -> list[dict[str, Any]]:
+    """The provenance records of ``model`` that do not verify, with what they claim."""
+    if model is None:
+        return []
+    out = []
+    for number in unverified(model, key):
+        data = record(model.versions[number])
+        held = data.get("held")
+        claims = {
+            "commit": data.get("commit"),
+            "actor": data.get("applied_by"),
+            "applied_at": data.get("applied_at"),
+            "held": ", ".join(map(str, held)) if isinstance(held, dict) else None,
+        }
+        shown = {k: str(v)[:_MAX_CLAIM] for k, v in claims.items() if v is not None}
+        out.append(
+            {"kind": "provenance", "version": number, "claims": shown, "why": "no valid MAC"}
+        )
+    return out
