@@ -236,6 +236,51 @@ def test_nothing_is_proposed_for_an_ungated_target_or_without_a_better_version(
     assert branches(repo) == {}
 
 
+EMPTY = """\
+apiVersion: registry-ops/v1
+kind: ModelManifest
+model: {model}
+aliases:
+  champion: 1
+  challenger: null   # owned, empty until a version earns it
+stages:
+  Production: [1]
+  Staging: []        # v1 moved up; the next one comes here
+gates:
+  challenger: production
+  Staging: production
+"""
+
+
+@only(SQLITE)
+def test_an_owned_empty_gated_target_is_filled(
+    cli: CLI, backend: Backend, workspace: Workspace
+) -> None:
+    clf = seed(backend, workspace, 0.95)
+    workspace.write("manifests/clf.yaml", EMPTY.format(model=clf))
+    repo = init_repo(workspace.root)
+    result = cli(*backend.args(workspace.root, "propose", "--format", "json"))
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    proposals = {p["target"]: p for p in data["proposals"]}
+    assert set(proposals) == {"challenger", "Staging"}
+    for proposal in proposals.values():
+        assert (proposal["from_version"], proposal["to_version"]) == (None, 2)
+        assert [g["passed"] for g in proposal["gates"]] == [True, True]
+    edits = {
+        "challenger": ("  challenger: null   #", "  challenger: 2   #"),
+        "Staging": ("  Staging: []        #", "  Staging: [2]        #"),
+    }
+    original = EMPTY.format(model=clf)
+    for target, (old, new) in edits.items():
+        commit = repo.commit(proposals[target]["branch"])
+        content = (commit.tree / "manifests/clf.yaml").data_stream.read().decode()
+        assert content == original.replace(old, new)
+    message = str(repo.commit(proposals["Staging"]["branch"]).message)
+    assert "the manifest leaves it empty, no version holds it now" in message
+    assert "`stages.Staging`: [] -> 2" in message
+
+
 @only(SQLITE)
 def test_a_version_in_the_other_stage_is_not_moved(
     cli: CLI, backend: Backend, workspace: Workspace
@@ -356,6 +401,26 @@ def test_edit_keeps_crlf_and_bom_and_refuses_an_aliased_value() -> None:
         edit_version(DOC.encode(), ("aliases", "shadow"), 9)
     flow = b"aliases: {champion: 3, b: 3}\nstages: {Production: [1, 3]}\n"
     assert edit_version(flow, ("stages", "Production", 1), 10) == flow.replace(b"3]", b"10]")
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "edited"),
+    [
+        (
+            "a:\n  challenger: null   # next\n",
+            ("a", "challenger"),
+            "a:\n  challenger: 5   # next\n",
+        ),
+        ("a:\n  challenger: ~\n  b: 4\n", ("a", "challenger"), "a:\n  challenger: 5\n  b: 4\n"),
+        ("a:\n  challenger:\n  b: 4\n", ("a", "challenger"), "a:\n  challenger: 5\n  b: 4\n"),
+        ("a:\n  challenger:   # x\n", ("a", "challenger"), "a:\n  challenger: 5   # x\n"),
+        ("a: {challenger: , b: 4}\n", ("a", "challenger"), "a: {challenger: 5, b: 4}\n"),
+        ("s:\n  Staging: []   # waits\n", ("s", "Staging"), "s:\n  Staging: [5]   # waits\n"),
+        ("s: {Staging: [ ], P: 4}\n", ("s", "Staging"), "s: {Staging: [5], P: 4}\n"),
+    ],
+)
+def test_edit_fills_an_empty_target(text: str, path: tuple[str, ...], edited: str) -> None:
+    assert edit_version(text.encode(), path, 5).decode() == edited
 
 
 def test_branch_names_are_safe_and_distinct() -> None:

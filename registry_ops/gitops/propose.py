@@ -3,7 +3,9 @@ manifest change on a new local branch (the bot that opens promotion pull request
 
 For every gated target of a manifest (an alias, or the Production or Staging
 stage, that ``gates:`` names a policy for), the READY versions newer than the
-one the manifest wants are tried newest first. Each candidate is judged by the
+one the manifest wants are tried newest first; for a target the manifest owns and
+leaves empty (``challenger: null``, ``Staging: []``), those newer than every version
+it gives an alias or promotion stage. Each candidate is judged by the
 real pipeline: the manifest is changed in memory to give the target to the
 candidate, planned against the live registry (:func:`planner.plan_models`) and
 gated by :func:`gates.evaluate` with the same evidence providers as ``plan``.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import codecs
 import copy
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -64,7 +67,10 @@ class Target:
     kind: str  # "alias" or "stage"
     name: str
     policy: str
-    wanted: int  # for a stage listing several versions: the newest of them
+    wanted: int | None  # for a stage listing several versions: the newest; None: empty
+    # Candidates are newer than this: ``wanted``, or for an empty target the newest
+    # version the manifest gives out (an older one would be a step back, not a fill).
+    floor: int = 0
 
     @property
     def key(self) -> str:
@@ -80,7 +86,7 @@ class Proposal:
     target: str
     kind: str
     manifest: str
-    from_version: int
+    from_version: int | None  # None: the manifest leaves the target empty
     to_version: int
     branch: str
     status: str
@@ -100,9 +106,8 @@ class Proposal:
         if self.status == ALREADY_PROPOSED:
             return f"{self.title} (branch exists at {(self.commit or '?')[:12]})"
         n = len(self.gates)
-        return (
-            f"{self.title} (manifest wants v{self.from_version}; {n} gate{'s' * (n != 1)} passed)"
-        )
+        wants = "is empty" if self.from_version is None else f"wants v{self.from_version}"
+        return f"{self.title} (manifest {wants}; {n} gate{'s' * (n != 1)} passed)"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``propose --format json``)."""
@@ -177,17 +182,24 @@ class EditError(RegistryOpsError):
 
 
 def gated_targets(manifest: ModelManifest) -> list[Target]:
-    """The manifest's targets that a policy gates: aliases, then Production and Staging."""
+    """The manifest's targets that a policy gates: aliases, then Production and Staging
+    (empty ones included: they are there to be filled)."""
+    given = [v for v in manifest.aliases.values() if v is not None]
+    given += [v for stage in PROMOTION_STAGES for v in manifest.stages.get(stage, ())]
+    newest = max(given, default=0)
     out: list[Target] = []
     for name, version in sorted(manifest.aliases.items()):
         policy = manifest.gates.get(name)
         if policy is not None:
-            out.append(Target(manifest.model, "alias", name, policy, version))
+            floor = newest if version is None else version
+            out.append(Target(manifest.model, "alias", name, policy, version, floor))
     for stage in PROMOTION_STAGES:
         policy = manifest.gates.get(stage)
-        versions = manifest.stages.get(stage)
-        if policy is not None and versions:
-            out.append(Target(manifest.model, "stage", stage, policy, max(versions)))
+        if policy is not None and stage in manifest.stages:
+            versions = manifest.stages[stage]
+            wanted = max(versions) if versions else None
+            floor = newest if wanted is None else wanted
+            out.append(Target(manifest.model, "stage", stage, policy, wanted, floor))
     return out
 
 
@@ -210,7 +222,7 @@ def candidates(manifest: ModelManifest, model: ObservedModel, target: Target) ->
     return [
         number
         for number, version in sorted(model.versions.items(), reverse=True)
-        if number > target.wanted
+        if number > target.floor
         and version.status == "READY"
         and number not in excluded
         and number not in holding
@@ -219,11 +231,11 @@ def candidates(manifest: ModelManifest, model: ObservedModel, target: Target) ->
 
 def hypothetical(manifest: ModelManifest, target: Target, version: int) -> ModelManifest:
     """The manifest with ``target`` moved to ``version`` (a stage's list keeps its other
-    versions: the one the manifest wants now is replaced)."""
+    versions: the one the manifest wants now is replaced; an empty one gets ``version``)."""
     if target.kind == "alias":
         return replace(manifest, aliases={**manifest.aliases, target.name: version})
     listed = manifest.stages[target.name]
-    moved = tuple(version if v == target.wanted else v for v in listed)
+    moved = tuple(version if v == target.wanted else v for v in listed) or (version,)
     return replace(manifest, stages={**manifest.stages, target.name: moved})
 
 
@@ -394,7 +406,7 @@ def _in_other_stage(manifest: ModelManifest, target: Target) -> list[Rejection]:
         for stage in PROMOTION_STAGES
         if stage != target.name
         for version in sorted(manifest.stages.get(stage, ()), reverse=True)
-        if version > target.wanted
+        if version > target.floor
     ]
 
 
@@ -540,6 +552,8 @@ _BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 _PROPERTIES = re.compile(r"(?:[!&][^\s,\[\]{}]*[ \t]+)*")
 # A plain scalar as a version is written (digits, in block or flow style).
 _PLAIN = re.compile(r"[^\s,\[\]{}#]+")
+# An empty flow sequence: a stage owned and left empty.
+_EMPTY_LIST = re.compile(r"\[\s*\]")
 
 
 def _decode(data: bytes) -> tuple[bytes, str]:
@@ -556,9 +570,9 @@ def _value_path(data: bytes, target: Target) -> yamldoc.PathKey:
     if target.kind == "alias":
         return ("aliases", target.name)
     value = (doc.data.get("stages") or {}).get(target.name)
-    if isinstance(value, list):
+    if isinstance(value, list) and target.wanted is not None:
         return ("stages", target.name, value.index(target.wanted))
-    return ("stages", target.name)
+    return ("stages", target.name)  # its one version, or its empty list
 
 
 def _parse(text: str) -> yamldoc.YamlDoc:
@@ -571,16 +585,24 @@ def _parse(text: str) -> yamldoc.YamlDoc:
     return doc
 
 
-def replace_scalar(text: str, line: int, column: int, new: str) -> str:
+def replace_scalar(text: str, line: int, column: int, new: str, empty: bool = False) -> str:
     """``text`` with the plain scalar whose node starts at ``line``:``column`` (1-based,
-    as yamldoc marks them) replaced by ``new``; everything else byte for byte."""
+    as yamldoc marks them) replaced by ``new``; everything else byte for byte.
+
+    With ``empty`` the node is an empty value instead: an empty flow list (``[]``,
+    replaced) or nothing at all (``challenger:``, where ``new`` is inserted).
+    """
     starts = [0] + [m.end() for m in _BREAK.finditer(text)]
     if not 1 <= line <= len(starts):
         raise EditError(f"line {line} is outside the file")
     offset = starts[line - 1] + column - 1
     properties = _PROPERTIES.match(text, offset)
     start = properties.end() if properties else offset
-    token = _PLAIN.match(text, start)
+    token = (_EMPTY_LIST if empty and text.startswith("[", start) else _PLAIN).match(text, start)
+    if token is None and empty:
+        # An empty scalar has no text: its mark is where it would start.
+        gap = "" if start > 0 and text[start - 1] in " \t" else " "
+        return text[:start] + gap + new + text[start:]
     if token is None:
         raise EditError(f"no plain value at line {line}, column {column}")
     return text[:start] + new + text[token.end() :]
@@ -588,7 +610,8 @@ def replace_scalar(text: str, line: int, column: int, new: str) -> str:
 
 def edit_version(data: bytes, path: yamldoc.PathKey, version: int) -> bytes:
     """The manifest ``data`` with the value at ``path`` set to ``version``, edited in
-    place in its text (comments, quoting, order and layout kept).
+    place in its text (comments, quoting, order and layout kept). An empty target
+    is filled: ``null`` (or nothing) becomes the version, ``[]`` a list of it.
 
     The result is parsed again and must differ from the original in that one
     value only (a value written through a YAML alias cannot be edited alone).
@@ -598,12 +621,15 @@ def edit_version(data: bytes, path: yamldoc.PathKey, version: int) -> bytes:
     mark = doc.marks.get(yamldoc.normalize(path))
     if mark is None:
         raise EditError(f"no value at {_dotted(path)}")
-    edited = replace_scalar(text, mark[0], mark[1], str(version))
     expected = copy.deepcopy(doc.data)
     parent: Any = expected
     for key in path[:-1]:
         parent = parent[key]
-    parent[path[-1]] = version
+    current = parent[path[-1]]
+    value: int | list[int] = [version] if current == [] else version
+    empty = current is None or current == []
+    edited = replace_scalar(text, mark[0], mark[1], json.dumps(value), empty=empty)
+    parent[path[-1]] = value
     if _parse(edited).data != expected:
         raise EditError(
             f"{_dotted(path)} (line {mark[0]}) cannot be changed alone in the text "
@@ -668,15 +694,20 @@ def commit_message(
         if proposal.holder is not None
         else "no version holds it now"
     )
+    if proposal.from_version is None:
+        wants = "the manifest leaves it empty"
+        edit = f"{'null' if kind == 'alias' else '[]'} -> {proposal.to_version}"
+    else:
+        wants = f"the manifest wants v{proposal.from_version}"
+        edit = f"{proposal.from_version} -> {proposal.to_version}"
     lines = [
         proposal.title,
         "",
         f"Version {proposal.to_version} of {_code(proposal.model)} passes every gate of "
         f"policy {_code(proposal.policy)} for the {kind} {_code(proposal.target)}: "
-        f"the manifest wants v{proposal.from_version}, {holder}.",
+        f"{wants}, {holder}.",
         "",
-        f"- manifest: {_code(proposal.manifest)}, {_code(_dotted(path))}: "
-        f"{proposal.from_version} -> {proposal.to_version}",
+        f"- manifest: {_code(proposal.manifest)}, {_code(_dotted(path))}: {edit}",
         f"- registry: {_code(registry_id)}, read at {created_at}",
         f"- plan digest: {_code(proposal.plan_digest or '-')} (this change planned and gated "
         "against that registry)",
