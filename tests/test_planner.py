@@ -406,6 +406,21 @@ def test_plan_models_carries_snapshot_and_fingerprint() -> None:
     assert plan.fingerprint == fingerprint(plan.snapshot)
 
 
+def test_an_adopted_model_is_stamped_at_once_only_when_it_protects_a_target() -> None:
+    # Never written to by registry-ops (no tag of ours): its first plan stays empty...
+    model = observed({1: "Production"}, versions=2, aliases={"champion": 1})
+    wanted = manifest(aliases={"champion": 1}, stages={"Production": 1})
+    assert plan_model(wanted, model) == []
+    # ... unless it asks for protection: then every wanted holder is recorded, so that
+    # a later move by hand can be told from a reviewed one
+    protected = manifest(aliases={"champion": 1}, stages={"Production": 1}, protect=("champion",))
+    changes = plan_model(protected, model)
+    assert [(c.action, c.version, c.reason) for c in changes] == [
+        ("set_alias", 1, "provenance"),
+        ("transition_stage", 1, "provenance"),
+    ]
+
+
 _DETERMINISM = """
 import json, sys
 from registry_ops.core.model import ModelManifest, Prune, Retention

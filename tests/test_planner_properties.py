@@ -71,6 +71,7 @@ def scenario(draw: st.DrawFn) -> tuple[ModelManifest, ObservedModel]:
         stages=stages,
         retention=Retention(draw(st.booleans()), draw(st.integers(0, 3))),
         prune=Prune(draw(st.booleans()), draw(st.booleans())),
+        protect=draw(st.sampled_from([(), ("champion",), ("Production",)])),
     )
     return manifest, observed
 

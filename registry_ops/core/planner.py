@@ -189,7 +189,11 @@ def plan_model(manifest: ModelManifest, model: ObservedModel) -> list[Change]:
 
     promotions, archives = _stage_changes(manifest, model)
     changes: list[Change] = [*meta, *aliases, *promotions, *archives, *deletions]
-    return changes + _unstamped(manifest, model, [*aliases, *promotions], adopting=bool(changes))
+    # A model registry-ops never wrote to is adopted by its first apply that changes
+    # something, or at once when its manifest protects a target: what registry-ops
+    # recorded as held is how a later move by hand is told from a reviewed one.
+    adopting = bool(changes) or bool(manifest.protect)
+    return changes + _unstamped(manifest, model, [*aliases, *promotions], adopting=adopting)
 
 
 def _unstamped(
