@@ -1,27 +1,31 @@
-"""``registry-ops propose``: find versions that pass a target's gates and commit each
+"""``registry-ops propose``: find versions that pass their targets' gates and commit the
 manifest change on a new local branch (the bot that opens promotion pull requests).
 
 For every gated target of a manifest (an alias, or the Production or Staging
 stage, that ``gates:`` names a policy for), the READY versions newer than the
-one the manifest wants are tried newest first; for a target the manifest owns and
+one the manifest wants are candidates; for a target the manifest owns and
 leaves empty (``challenger: null``, ``Staging: []``), those newer than every version
-it gives an alias or promotion stage. Each candidate is judged by the
-real pipeline: the manifest is changed in memory to give the target to the
-candidate, planned against the live registry (:func:`planner.plan_models`) and
-gated by :func:`gates.evaluate` with the same evidence providers as ``plan``.
-The first candidate whose change for that target ran its gates and passed every
-one of them is proposed; an ungated target is never proposed.
+it gives an alias or promotion stage. A model's candidates are tried newest
+first, each judged by the real pipeline: the manifest is changed in memory to
+give the candidate every target it is a candidate for, planned against the live
+registry (:func:`planner.plan_models`) and gated by :func:`gates.evaluate` with
+the same evidence providers as ``plan``. The first candidate whose change for a
+target ran its gates and passed every one of them is proposed, for every target
+it passes (Production rather than Staging when it passes both: a version holds
+one stage); an ungated target is never proposed.
 
-A proposal is one commit on ``registry-ops/propose/<model>/<target>-v<N>``,
-made from HEAD: the manifest's text with exactly one scalar replaced (found by
-its source position, so comments and layout stay as written), and a message
-that carries the evidence (each gate's result and numbers, the plan digest).
+A proposal is one commit on ``registry-ops/propose/<model>/v<N>``, made from
+HEAD: one pull request per model and run, so that merging it cannot leave a
+sibling proposal for the same version stale. The commit is the manifest's text
+with the value of each of those targets replaced (found by its source position,
+so comments and layout stay as written), and a message that carries the
+evidence (each target's gates, their results and numbers, the plan digest).
 The user's checkout (HEAD, index, working tree) is never touched and nothing
 is pushed: the propose workflow pushes the branches and opens the pull requests.
 
 A branch that already exists, locally or as a remote-tracking branch, means its
 version was proposed before: it is reported as already proposed, and no older
-version is tried for that target, so a second run proposes nothing new.
+version is tried for that model, so a second run proposes nothing new.
 """
 
 from __future__ import annotations
@@ -79,35 +83,65 @@ class Target:
 
 
 @dataclass
+class Move:
+    """One target a proposal gives its version, and the gates it passed for it."""
+
+    target: Target
+    holder: int | None = None  # the version holding the target in the registry now
+    gates: list[GateResult] = field(default_factory=list)
+
+    def wants(self) -> str:
+        """What the manifest says of the target now, in words."""
+        wanted = self.target.wanted
+        return (
+            f"{self.target.name} v{wanted}" if wanted is not None else f"{self.target.name} empty"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (one of a proposal's ``targets``)."""
+        return {
+            "target": self.target.name,
+            "kind": self.target.kind,
+            "policy": self.target.policy,
+            "from_version": self.target.wanted,
+            "holder_version": self.holder,
+            "gates": [g.to_dict() for g in self.gates],
+        }
+
+
+@dataclass
 class Proposal:
-    """One promotion found to pass its gates (or found proposed already)."""
+    """One version of one model found to pass the gates of one or more of its targets
+    (one branch, one pull request), or found proposed already."""
 
     model: str
-    target: str
-    kind: str
     manifest: str
-    from_version: int | None  # None: the manifest leaves the target empty
     to_version: int
     branch: str
     status: str
-    policy: str
-    holder: int | None = None  # the version holding the target in the registry now
+    # Every target the version passes, in the manifest's order (aliases, then stages);
+    # none for a proposal found already made (its branch says which).
+    moves: list[Move] = field(default_factory=list)
     commit: str | None = None
     plan_digest: str | None = None
-    gates: list[GateResult] = field(default_factory=list)
 
     @property
     def title(self) -> str:
         """The commit's subject, which becomes the pull request's title."""
-        return _plain(f"Promote {self.model} v{self.to_version} to {self.target}")
+        names = [m.target.name for m in self.moves]
+        to = ""
+        if names:
+            listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            to = f" to {listed}"
+        return _plain(f"Promote {self.model} v{self.to_version}{to}")
 
     def summary(self) -> str:
         """One line for the text output."""
         if self.status == ALREADY_PROPOSED:
             return f"{self.title} (branch exists at {(self.commit or '?')[:12]})"
-        n = len(self.gates)
-        wants = "is empty" if self.from_version is None else f"wants v{self.from_version}"
-        return f"{self.title} (manifest {wants}; {n} gate{'s' * (n != 1)} passed)"
+        n = sum(len(m.gates) for m in self.moves)
+        wants = ", ".join(m.wants() for m in self.moves)
+        return f"{self.title} (manifest: {wants}; {n} gate{'s' * (n != 1)} passed)"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``propose --format json``)."""
@@ -115,17 +149,12 @@ class Proposal:
             "status": self.status,
             "branch": self.branch,
             "model": self.model,
-            "target": self.target,
-            "kind": self.kind,
             "manifest": self.manifest,
-            "from_version": self.from_version,
             "to_version": self.to_version,
-            "holder_version": self.holder,
-            "policy": self.policy,
+            "targets": [m.to_dict() for m in self.moves],
             "commit": self.commit,
             "plan_digest": self.plan_digest,
             "title": self.title,
-            "gates": [g.to_dict() for g in self.gates],
         }
 
 
@@ -229,14 +258,19 @@ def candidates(manifest: ModelManifest, model: ObservedModel, target: Target) ->
     ]
 
 
-def hypothetical(manifest: ModelManifest, target: Target, version: int) -> ModelManifest:
-    """The manifest with ``target`` moved to ``version`` (a stage's list keeps its other
-    versions: the one the manifest wants now is replaced; an empty one gets ``version``)."""
-    if target.kind == "alias":
-        return replace(manifest, aliases={**manifest.aliases, target.name: version})
-    listed = manifest.stages[target.name]
-    moved = tuple(version if v == target.wanted else v for v in listed) or (version,)
-    return replace(manifest, stages={**manifest.stages, target.name: moved})
+def hypothetical(manifest: ModelManifest, targets: Sequence[Target], version: int) -> ModelManifest:
+    """The manifest with each of ``targets`` moved to ``version`` (a stage's list keeps
+    its other versions: the one the manifest wants now is replaced; an empty one gets
+    ``version``)."""
+    aliases, stages = dict(manifest.aliases), dict(manifest.stages)
+    for target in targets:
+        if target.kind == "alias":
+            aliases[target.name] = version
+        else:
+            listed = stages[target.name]
+            stages[target.name] = tuple(version if v == target.wanted else v for v in listed)
+            stages[target.name] = stages[target.name] or (version,)
+    return replace(manifest, aliases=aliases, stages=stages)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -255,9 +289,10 @@ def ref_part(text: str) -> str:
     return part
 
 
-def branch_name(model: str, target: str, version: int) -> str:
-    """``registry-ops/propose/<model>/<target>-v<N>``, made safe for git."""
-    return f"{BRANCH_PREFIX}/{ref_part(model)}/{ref_part(target)}-v{version}"
+def branch_name(model: str, version: int) -> str:
+    """``registry-ops/propose/<model>/v<N>``, made safe for git: one branch (one pull
+    request) per model and version, whatever targets it covers."""
+    return f"{BRANCH_PREFIX}/{ref_part(model)}/v{version}"
 
 
 # ---- the run -------------------------------------------------------------------------
@@ -283,13 +318,19 @@ class _Metrics:
 
 @dataclass
 class _Search:
-    """One target's candidates still to try (newer than any existing proposal)."""
+    """One model's candidates still to try, newest first (newer than any existing
+    proposal), and which of its gated targets each is a candidate for."""
 
-    target: Target
     manifest: ModelManifest
     model: ObservedModel
+    targets: list[Target]
+    per_target: dict[str, list[int]]  # target key -> its candidates
     tries: list[int]
     existing: tuple[int, str] | None  # version and commit of a proposal branch found
+
+    def targets_of(self, version: int) -> list[Target]:
+        """The gated targets ``version`` is a candidate for."""
+        return [t for t in self.targets if version in self.per_target[t.key]]
 
 
 def check_repository(root: Path) -> gitinfo.GitInfo:
@@ -313,8 +354,9 @@ def propose(
     progress: Callable[[str], None] | None = None,
     dry_run: bool = False,
 ) -> Outcome:
-    """Find, for each gated target of the manifests for ``names`` (all when empty), the
-    newest READY version that passes its gates, and commit each on a new branch.
+    """Find, for each manifest for ``names`` (all when empty), the newest READY version
+    that passes the gates of one or more of its gated targets, and commit it for every
+    target it passes on one new branch.
 
     ``observed`` is the registry already read (a superset of ``names`` is fine);
     otherwise it is read once, for all models. With ``dry_run`` nothing is written.
@@ -344,9 +386,11 @@ def propose(
                 f"{manifest.file}: registered model '{manifest.model}' does not exist in MLflow"
             )
             continue
-        for target in gated_targets(manifest):
-            outcome.targets += 1
-            searches.append(_search(root, manifest, model, target))
+        targets = gated_targets(manifest)
+        if targets:
+            outcome.targets += len(targets)
+            searches.append(_search(root, manifest, model, targets))
+        for target in targets:
             outcome.rejected.extend(_in_other_stage(manifest, target))
 
     metrics = _Metrics(registry.run_metrics)
@@ -368,7 +412,7 @@ def propose(
                 )
                 proposal.plan_digest = plan.digest
                 if not dry_run:
-                    _commit(proposal, search, root, endpoint.registry_id, created_at, outcome)
+                    _commit(proposal, root, endpoint.registry_id, created_at, outcome)
                     if proposal.commit is None:
                         continue
                 outcome.proposals.append(proposal)
@@ -380,15 +424,19 @@ def propose(
     return outcome
 
 
-def _search(root: Path, manifest: ModelManifest, model: ObservedModel, target: Target) -> _Search:
-    """The candidates to try, newest first, up to the first one proposed before."""
+def _search(
+    root: Path, manifest: ModelManifest, model: ObservedModel, targets: list[Target]
+) -> _Search:
+    """Every target's candidates, newest first across them, up to the first version
+    proposed before (its branch exists): nothing older is tried for the model."""
+    per_target = {t.key: candidates(manifest, model, t) for t in targets}
     tries: list[int] = []
-    for version in candidates(manifest, model, target):
-        commit = gitinfo.find_branch(root, branch_name(target.model, target.name, version))
+    for version in sorted({v for found in per_target.values() for v in found}, reverse=True):
+        commit = gitinfo.find_branch(root, branch_name(manifest.model, version))
         if commit is not None:
-            return _Search(target, manifest, model, tries, (version, commit))
+            return _Search(manifest, model, targets, per_target, tries, (version, commit))
         tries.append(version)
-    return _Search(target, manifest, model, tries, None)
+    return _Search(manifest, model, targets, per_target, tries, None)
 
 
 def _in_other_stage(manifest: ModelManifest, target: Target) -> list[Rejection]:
@@ -414,20 +462,22 @@ def _prefetch(searches: list[_Search], desired: Desired) -> set[str]:
     """Runs whose metrics the gates will read: every candidate's and the holders'."""
     runs: set[str] = set()
     for search in searches:
-        policy = desired.policies.get(search.target.policy)
-        if not search.tries or policy is None:
-            continue
-        if not any(g.needs_metrics for g in gates.build(policy)):
-            continue
         model = search.model
-        if search.target.kind == "alias":
-            holders = [model.aliases.get(search.target.name)]
-        else:
-            holders = list(model.stage_holders(search.target.name))
-        for number in [*search.tries, *holders]:
-            version = model.versions.get(number) if number is not None else None
-            if version is not None and version.run_id:
-                runs.add(version.run_id)
+        for target in search.targets:
+            policy = desired.policies.get(target.policy)
+            tries = [v for v in search.tries if v in search.per_target[target.key]]
+            if not tries or policy is None:
+                continue
+            if not any(g.needs_metrics for g in gates.build(policy)):
+                continue
+            if target.kind == "alias":
+                holders = [model.aliases.get(target.name)]
+            else:
+                holders = list(model.stage_holders(target.name))
+            for number in [*tries, *holders]:
+                version = model.versions.get(number) if number is not None else None
+                if version is not None and version.run_id:
+                    runs.add(version.run_id)
     return runs
 
 
@@ -439,33 +489,89 @@ def _first_passing(
     context: gates.GateContext,
     outcome: Outcome,
 ) -> tuple[Proposal, ModelPlan] | None:
-    """The newest candidate whose change for the target is gated and passes every gate."""
-    target = search.target
+    """The newest candidate that passes every gate of one or more of its targets, with
+    the plan of the manifest giving it all of them."""
     for version in search.tries:
-        manifest = hypothetical(search.manifest, target, version)
-        try:
-            model_plans = plan_models([manifest], observed)
-        except InvalidInput as exc:
-            outcome.errors.extend(str(p) for p in exc.problems)
+        targets = search.targets_of(version)
+        judged = _judge(search, targets, version, desired, observed, metrics, context, outcome)
+        if judged is None:
             return None
-        what_if = replace(desired, manifests={**desired.manifests, target.model: manifest})
-        gates.evaluate(model_plans, what_if, observed, metrics, context=context)
-        model_plan = model_plans[0]
+        model_plan, moves = judged
+        passing = _one_stage(moves, version, outcome)
+        if not passing:
+            continue
+        if len(passing) < len(targets):
+            # The plan of what is proposed: re-planned without the targets it fails
+            # (the context has every gate's evidence already).
+            scratch = Outcome()  # its rejections were reported above already
+            judged = _judge(
+                search, [m.target for m in passing], version, desired, observed, metrics,
+                context, scratch,
+            )  # fmt: skip
+            outcome.errors.extend(scratch.errors)
+            if judged is None:
+                return None
+            model_plan, passing = judged
+        status = WOULD_PROPOSE if outcome.dry_run else PROPOSED
+        return _proposal(search, version, status, moves=passing), model_plan
+    return None
+
+
+def _judge(
+    search: _Search,
+    targets: list[Target],
+    version: int,
+    desired: Desired,
+    observed: Observed,
+    metrics: _Metrics,
+    context: gates.GateContext,
+    outcome: Outcome,
+) -> tuple[ModelPlan, list[Move]] | None:
+    """Plan and gate the manifest giving ``version`` every one of ``targets``, as
+    ``plan`` would; the moves that pass, the others rejected in ``outcome``. None when
+    the manifest cannot be planned (an error in ``outcome``)."""
+    manifest = hypothetical(search.manifest, targets, version)
+    try:
+        model_plans = plan_models([manifest], observed)
+    except InvalidInput as exc:
+        outcome.errors.extend(str(p) for p in exc.problems)
+        return None
+    what_if = replace(desired, manifests={**desired.manifests, manifest.model: manifest})
+    gates.evaluate(model_plans, what_if, observed, metrics, context=context)
+    model_plan = model_plans[0]
+    moves: list[Move] = []
+    for target in targets:
         change = _change_for(model_plan, target, version)
         reason = _why_not(change)
         if reason is not None:
             outcome.rejected.append(Rejection(target.model, target.name, version, reason))
             continue
         assert change is not None
-        proposal = _proposal(
-            search,
-            version,
-            WOULD_PROPOSE if outcome.dry_run else PROPOSED,
-            holder=change.from_version,
-            gates=list(change.gates),
-        )
-        return proposal, model_plan
-    return None
+        moves.append(Move(target, holder=change.from_version, gates=list(change.gates)))
+    return model_plan, moves
+
+
+def _one_stage(moves: list[Move], version: int, outcome: Outcome) -> list[Move]:
+    """``moves`` with at most one stage: a version passing both Production's and
+    Staging's gates is proposed for Production (a policy asks for Staging first with
+    ``requires_previous: Staging``)."""
+    if not any(m.target.key == "stage:Production" for m in moves):
+        return moves
+    kept = []
+    for move in moves:
+        if move.target.key == "stage:Staging":
+            outcome.rejected.append(
+                Rejection(
+                    move.target.model,
+                    move.target.name,
+                    version,
+                    "passes Production's gates too: a version holds one stage at a time, "
+                    "and it is proposed for Production",
+                )
+            )
+            continue
+        kept.append(move)
+    return kept
 
 
 def _change_for(model_plan: ModelPlan, target: Target, version: int) -> Change | None:
@@ -498,31 +604,22 @@ def _already(search: _Search, version: int, commit: str) -> Proposal:
 
 
 def _proposal(search: _Search, version: int, status: str, **extra: Any) -> Proposal:
-    """A proposal moving the search's target to ``version``."""
-    target = search.target
+    """A proposal giving ``version`` the search's model's targets in ``moves``."""
     return Proposal(
-        model=target.model,
-        target=target.name,
-        kind=target.kind,
+        model=search.manifest.model,
         manifest=search.manifest.file,
-        from_version=target.wanted,
         to_version=version,
-        branch=branch_name(target.model, target.name, version),
+        branch=branch_name(search.manifest.model, version),
         status=status,
-        policy=target.policy,
         **extra,
     )
 
 
 def _commit(
-    proposal: Proposal,
-    search: _Search,
-    root: Path,
-    registry_id: str,
-    created_at: str,
-    outcome: Outcome,
+    proposal: Proposal, root: Path, registry_id: str, created_at: str, outcome: Outcome
 ) -> None:
-    """Write the one-value edit of the manifest as it is at HEAD on the proposal's branch."""
+    """Write the edit of every target's value in the manifest as it is at HEAD, as one
+    commit on the proposal's branch."""
     where = f"{proposal.manifest}: {proposal.title}"
     try:
         inside, committed = gitinfo.head_file(root, proposal.manifest)
@@ -534,9 +631,14 @@ def _commit(
                 f"{proposal.manifest} has uncommitted changes and the proposal branch starts "
                 "from HEAD; commit or discard them first"
             )
-        path = _value_path(committed, search.target)
-        edited = edit_version(committed, path, proposal.to_version)
-        message = commit_message(proposal, path, registry_id, created_at)
+        edited, paths = committed, []
+        for move in proposal.moves:
+            # One value at a time, each found in the text as the previous edit left it
+            # (two values on one line move each other's columns).
+            path = _value_path(edited, move.target)
+            edited = edit_version(edited, path, proposal.to_version)
+            paths.append(path)
+        message = commit_message(proposal, paths, registry_id, created_at)
         proposal.commit = gitinfo.commit_on_new_branch(
             root, proposal.branch, {inside: edited}, message
         )
@@ -684,37 +786,39 @@ def gate_line(gate: GateResult) -> str:
 
 
 def commit_message(
-    proposal: Proposal, path: yamldoc.PathKey, registry_id: str, created_at: str
+    proposal: Proposal, paths: Sequence[yamldoc.PathKey], registry_id: str, created_at: str
 ) -> str:
     """The proposal's commit message; the workflow makes its subject the pull request's
-    title and its body the description."""
-    kind = "alias" if proposal.kind == "alias" else "stage"
-    holder = (
-        f"v{proposal.holder} holds it now"
-        if proposal.holder is not None
-        else "no version holds it now"
-    )
-    if proposal.from_version is None:
-        wants = "the manifest leaves it empty"
-        edit = f"{'null' if kind == 'alias' else '[]'} -> {proposal.to_version}"
-    else:
-        wants = f"the manifest wants v{proposal.from_version}"
-        edit = f"{proposal.from_version} -> {proposal.to_version}"
+    title and its body the description. ``paths`` are where each move's value stands in
+    the manifest, in the order of ``proposal.moves``."""
     lines = [
         proposal.title,
         "",
         f"Version {proposal.to_version} of {_code(proposal.model)} passes every gate of "
-        f"policy {_code(proposal.policy)} for the {kind} {_code(proposal.target)}: "
-        f"{wants}, {holder}.",
+        f"the policy of each target below.",
         "",
-        f"- manifest: {_code(proposal.manifest)}, {_code(_dotted(path))}: {edit}",
+        f"- manifest: {_code(proposal.manifest)}",
         f"- registry: {_code(registry_id)}, read at {created_at}",
-        f"- plan digest: {_code(proposal.plan_digest or '-')} (this change planned and gated "
-        "against that registry)",
-        "",
-        "Gates:",
-        "",
-        *(gate_line(g) for g in proposal.gates),
+        f"- plan digest: {_code(proposal.plan_digest or '-')} (these changes planned and "
+        "gated together against that registry)",
+    ]
+    for move, path in zip(proposal.moves, paths, strict=True):
+        target = move.target
+        holder = f"v{move.holder} holds it now" if move.holder is not None else "nobody holds it"
+        if target.wanted is None:
+            wants = "the manifest leaves it empty"
+            edit = f"{'null' if target.kind == 'alias' else '[]'} -> {proposal.to_version}"
+        else:
+            wants = f"the manifest wants v{target.wanted}"
+            edit = f"{target.wanted} -> {proposal.to_version}"
+        lines += [
+            "",
+            f"{target.kind.capitalize()} {_code(target.name)}, policy {_code(target.policy)}: "
+            f"{wants}, {holder}; {_code(_dotted(path))}: {edit}",
+            "",
+            *(gate_line(g) for g in move.gates),
+        ]
+    lines += [
         "",
         "Proposed by `registry-ops propose`; the plan on this pull request re-reads the "
         "registry and runs the gates again.",
