@@ -267,9 +267,8 @@ def hypothetical(manifest: ModelManifest, targets: Sequence[Target], version: in
         if target.kind == "alias":
             aliases[target.name] = version
         else:
-            listed = stages[target.name]
-            stages[target.name] = tuple(version if v == target.wanted else v for v in listed)
-            stages[target.name] = stages[target.name] or (version,)
+            moved = tuple(version if v == target.wanted else v for v in stages[target.name])
+            stages[target.name] = moved or (version,)
     return replace(manifest, aliases=aliases, stages=stages)
 
 
