@@ -154,3 +154,63 @@ def test_export_force_keeps_what_people_wrote_and_points_at_the_schemas(  # type
     assert [c["reason"] for c in data["models"][0]["changes"]] == ["provenance"]
     assert cli(*backend.args(workspace.root, "apply", "--yes")).code == 0
     assert cli(*backend.args(workspace.root, "plan", "--detailed-exitcode")).code == 0
+
+
+@only(SQLITE)
+def test_protecting_an_adopted_model_alerts_on_a_move_by_hand(cli, backend, workspace):  # type: ignore[no-untyped-def]
+    # A registry run by hand until now: adopted with export, then protected.
+    clf = backend.name("clf")
+    for _ in range(2):
+        backend.seeder.version(clf, acc=0.9)
+    backend.client.set_registered_model_alias(clf, "champion", "1")
+    backend.client.transition_model_version_stage(clf, "1", "Production")
+    assert cli(*backend.args(workspace.root, "export", clf)).code == 0
+    (path,) = (workspace.root / "manifests").glob("*.yaml")
+    path.write_text(path.read_text() + "protect: [champion, Production]\n")
+    assert cli(*backend.args(workspace.root, "validate")).code == 0
+
+    # Holders as the manifest says: no alert; the first apply records who holds what.
+    data = plan_json(cli, backend, workspace)
+    assert {c["reason"] for c in data["models"][0]["changes"]} == {"provenance"}
+    assert data["summary"]["alerts"] == 0
+    assert cli(*backend.args(workspace.root, "plan", "--detailed-exitcode")).code == 2
+
+    # Moved by hand before registry-ops ever wrote to the model: no record, still an alert.
+    backend.client.set_registered_model_alias(clf, "champion", "2")
+    backend.client.transition_model_version_stage(clf, "2", "Production")
+    data = plan_json(cli, backend, workspace)
+    moves = [c for c in data["models"][0]["changes"] if c["reason"] != "provenance"]
+    assert [(c["action"], c["version"], c["from_version"], c["alert"]) for c in moves] == [
+        ("set_alias", 1, 2, True),
+        ("transition_stage", 2, None, True),  # v2 archived out of the protected Production
+    ]
+    assert all(c["drift"] == {"no_registry_ops_record": True, "protected": True} for c in moves)
+    text = cli(*backend.args(workspace.root, "plan"))
+    assert "registry-ops has no record of this model yet] [PROTECTED]" in text.out
+    assert cli(*backend.args(workspace.root, "plan", "--detailed-exitcode")).code == 5
+
+    # apply reverts it and stamps the holders; from then on the records decide
+    assert cli(*backend.args(workspace.root, "apply", "--yes")).code == 0
+    assert cli(*backend.args(workspace.root, "plan", "--detailed-exitcode")).code == 0
+    backend.client.set_registered_model_alias(clf, "champion", "2")
+    (alias,) = plan_json(cli, backend, workspace)["models"][0]["changes"]
+    assert alias["alert"] is True and alias["drift"]["put_by_registry_ops_at"]
+    # ... and a reviewed promotion of a protected target is no alert
+    backend.client.set_registered_model_alias(clf, "champion", "1")
+    path.write_text(path.read_text().replace("champion: 1", "champion: 2"))
+    (promotion,) = plan_json(cli, backend, workspace)["models"][0]["changes"]
+    assert (promotion["reason"], promotion["alert"]) == ("manifest", False)
+    assert cli(*backend.args(workspace.root, "plan", "--detailed-exitcode")).code == 2
+
+
+@only(SQLITE)
+def test_an_adopted_model_without_protect_stays_quiet_and_unstamped(cli, backend, workspace):  # type: ignore[no-untyped-def]
+    clf = backend.name("clf")
+    for _ in range(2):
+        backend.seeder.version(clf, acc=0.9)
+    backend.client.set_registered_model_alias(clf, "champion", "1")
+    assert cli(*backend.args(workspace.root, "export", clf)).code == 0
+    assert cli(*backend.args(workspace.root, "plan", "--detailed-exitcode")).code == 0
+    backend.client.set_registered_model_alias(clf, "champion", "2")
+    (change,) = plan_json(cli, backend, workspace)["models"][0]["changes"]
+    assert (change["reason"], change["alert"]) == ("manifest", False) and "drift" not in change

@@ -71,7 +71,10 @@ def test_invalid_tree_exits_1_with_location(tmp_path: Path) -> None:
     )
     proc = run("-C", str(tmp_path), "validate")
     assert proc.returncode == 1
-    assert "x.yaml:5:13: $.aliases.champion: expected an integer, got a list" in proc.stderr
+    assert (
+        "x.yaml:5:13: $.aliases.champion: expected a version number, or null for an empty "
+        "alias; got a list" in proc.stderr
+    )
     assert "Traceback" not in proc.stderr
 
 

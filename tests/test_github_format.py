@@ -158,7 +158,10 @@ def test_validate_annotates_in_actions_and_when_asked(
     assert asked.code == 1
     (annotation,) = asked.out.splitlines()
     assert annotation.startswith(f"::error file={root}/manifests/m.yaml,line=5,col=13,")
-    assert annotation.endswith("::$.aliases.champion: expected an integer, got a string 'three'")
+    assert annotation.endswith(
+        "::$.aliases.champion: expected a version number, or null for an empty alias; "
+        "got a string 'three'"
+    )
     assert "5:13: $.aliases.champion" in asked.err  # the human message as before
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     assert cli("validate", "-C", root).out == asked.out

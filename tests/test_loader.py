@@ -218,7 +218,7 @@ def test_empty_manifests_directory_is_valid(tree: Tree) -> None:
         (
             "aliases: {champion: two}\n",
             (4, 21, "$.aliases.champion"),
-            "expected an integer, got a string 'two'",
+            "expected a version number, or null for an empty alias; got a string 'two'",
         ),
         ("aliases: [1, 2]\n", (4, 10, "$.aliases"), "expected a mapping, got a list"),
         ("description: 3\n", (4, 14, "$.description"), "expected a string, got an integer 3"),
@@ -347,6 +347,49 @@ def test_gates_in_a_manifest_without_targets_says_so(tree: Tree) -> None:
     tree.policy()
     tree.manifest("gates: {champion: p}\n")
     assert "(targets here: none)" in only_problem(tree.root).message
+
+
+def test_an_owned_empty_target_keeps_its_gates_valid(tree: Tree) -> None:
+    # Staging's version moved up to Production: Staging stays owned (and gated), empty.
+    tree.policy()
+    tree.manifest(
+        "aliases:\n  champion: 2\n  challenger: null\n  shadow: ~\n"
+        "stages:\n  Production: 2\n  Staging: []\n"
+        "gates: {challenger: p, Staging: p}\nprotect: [challenger, Staging]\n"
+    )
+    m = load(tree.root).manifests["clf"]
+    assert m.aliases == {"champion": 2, "challenger": None, "shadow": None}
+    assert m.stages == {"Production": (2,), "Staging": ()}
+    assert m.gates == {"challenger": "p", "Staging": "p"}
+    assert m.named_versions() == {2}
+
+
+@pytest.mark.parametrize(
+    ("body", "target", "hint"),
+    [
+        ("stages: {Production: 2}\ngates: {Staging: p}\n", "Staging", "stages: {Staging: []}"),
+        ("aliases: {champion: 2}\ngates: {canary: p}\n", "canary", "aliases: {canary: null}"),
+    ],
+)
+def test_a_gate_for_an_undeclared_target_says_how_to_declare_it_empty(
+    tree: Tree, body: str, target: str, hint: str
+) -> None:
+    tree.policy()
+    tree.manifest(body)
+    problem = only_problem(tree.root)
+    assert problem.path == f"$.gates.{target}"
+    assert problem.message.endswith(f"declare it empty: {hint}"), problem.message
+
+
+def test_an_empty_stage_is_a_list_and_an_empty_alias_is_null(tree: Tree) -> None:
+    tree.manifest("stages: {Staging: null}\naliases: {challenger: []}\n")
+    found = {p.path: p.message for p in problems(tree.root)}
+    assert found["$.stages.Staging"] == (
+        "expected a version number or a list of version numbers ([] for an empty stage), got null"
+    )
+    assert found["$.aliases.challenger"] == (
+        "expected a version number, or null for an empty alias; got a list"
+    )
 
 
 # --- policies ------------------------------------------------------------------------------

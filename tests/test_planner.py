@@ -222,6 +222,67 @@ def test_explicit_archive_has_no_from_version() -> None:
     assert change.from_version is None
 
 
+# --- owned, empty targets ------------------------------------------------------------
+
+
+def test_an_owned_empty_alias_is_deleted_last_and_an_unheld_one_plans_nothing() -> None:
+    model = observed({1: "Production"}, versions=3, aliases={"champion": 2, "challenger": 3})
+    wanted = manifest(aliases={"champion": 3, "challenger": None}, stages={"Production": 2})
+    changes = plan_model(wanted, model)
+    assert summary(changes) == [
+        ("set_alias", "champion", 3, 2),
+        ("transition_stage", 2, "Production", "manifest"),
+        ("transition_stage", 1, "Archived", "displaced"),
+        ("delete_alias", "challenger", None, 3),
+    ]
+    deletion = changes[-1]
+    assert deletion.reason == "manifest" and deletion.target == "alias:challenger"
+    assert not deletion.is_promotion  # emptying runs no gates
+
+    emptied = observed({2: "Production"}, versions=3, aliases={"champion": 3})
+    assert plan_model(wanted, emptied) == []
+
+
+def test_an_owned_empty_stage_has_its_holders_archived_after_they_move_on() -> None:
+    # Staging's v2 moves up to Production; Staging stays owned, with nobody in it.
+    model = observed({1: "Production", 2: "Staging", 3: "Staging"}, versions=3)
+    wanted = manifest(stages={"Production": 2, "Staging": []})
+    changes = plan_model(wanted, model)
+    assert summary(changes) == [
+        ("transition_stage", 2, "Production", "manifest"),
+        ("transition_stage", 1, "Archived", "displaced"),
+        ("transition_stage", 3, "Archived", "displaced"),
+    ]
+    assert changes[2].from_stage == "Staging"
+    converged = observed({1: "Archived", 2: "Production", 3: "Archived"})
+    assert plan_model(wanted, converged) == []
+
+
+def test_retention_archives_what_an_emptied_alias_held_and_stamps_no_empty_target() -> None:
+    managed = {"registry_ops.last_applied_commit": "abc"}
+    model = observed(versions=4, aliases={"champion": 4, "challenger": 3}, tags=managed)
+    wanted = manifest(
+        aliases={"champion": 4, "challenger": None},
+        stages={"Staging": []},
+        retention=Retention(True, keep_latest=1),
+    )
+    changes = plan_model(wanted, model)
+    assert [(c.action, c.version or c.from_version, c.reason) for c in changes] == [
+        ("transition_stage", 1, "retention"),
+        ("transition_stage", 2, "retention"),
+        ("transition_stage", 3, "retention"),
+        ("delete_alias", 3, "manifest"),
+        ("set_alias", 4, "provenance"),  # the held champion; nothing for the empty ones
+    ]
+
+
+def test_an_owned_empty_target_names_no_version_that_must_exist() -> None:
+    wanted = manifest(aliases={"challenger": None}, stages={"Staging": []})
+    (plan,) = plan_models([wanted], Observed({"clf": observed(versions=1)}))
+    assert plan.changes == []
+    assert wanted.named_versions() == set()
+
+
 # --- retention --------------------------------------------------------------------------
 
 
@@ -343,6 +404,21 @@ def test_plan_models_carries_snapshot_and_fingerprint() -> None:
         "stages": {"1": "Production"},
     }
     assert plan.fingerprint == fingerprint(plan.snapshot)
+
+
+def test_an_adopted_model_is_stamped_at_once_only_when_it_protects_a_target() -> None:
+    # Never written to by registry-ops (no tag of ours): its first plan stays empty...
+    model = observed({1: "Production"}, versions=2, aliases={"champion": 1})
+    wanted = manifest(aliases={"champion": 1}, stages={"Production": 1})
+    assert plan_model(wanted, model) == []
+    # ... unless it asks for protection: then every wanted holder is recorded, so that
+    # a later move by hand can be told from a reviewed one
+    protected = manifest(aliases={"champion": 1}, stages={"Production": 1}, protect=("champion",))
+    changes = plan_model(protected, model)
+    assert [(c.action, c.version, c.reason) for c in changes] == [
+        ("set_alias", 1, "provenance"),
+        ("transition_stage", 1, "provenance"),
+    ]
 
 
 _DETERMINISM = """

@@ -43,12 +43,13 @@ def scenario(draw: st.DrawFn) -> tuple[ModelManifest, ObservedModel]:
             for v in versions
         },
     )
-    # Each version takes at most one stage in a valid manifest.
+    # Each version takes at most one stage in a valid manifest; a stage may be listed
+    # owned and empty ([]).
     unassigned = draw(st.permutations(versions))
     stages: dict[str, tuple[int, ...]] = {}
     for stage in ("Production", "Staging", "Archived"):
         take = draw(st.integers(0, min(2, len(unassigned))))
-        if take:
+        if take or draw(st.booleans()):
             stages[stage], unassigned = tuple(unassigned[:take]), unassigned[take:]
     manifest = ModelManifest(
         model="m",
@@ -60,12 +61,17 @@ def scenario(draw: st.DrawFn) -> tuple[ModelManifest, ObservedModel]:
                 st.dictionaries(st.sampled_from(["a", "c"]), st.text(max_size=2), max_size=2),
             )
         ),
-        aliases=draw(
-            st.dictionaries(st.sampled_from(ALIASES), st.sampled_from(versions), max_size=3)
+        aliases=draw(  # None: owned and empty
+            st.dictionaries(
+                st.sampled_from(ALIASES),
+                st.one_of(st.none(), st.sampled_from(versions)),
+                max_size=3,
+            )
         ),
         stages=stages,
         retention=Retention(draw(st.booleans()), draw(st.integers(0, 3))),
         prune=Prune(draw(st.booleans()), draw(st.booleans())),
+        protect=draw(st.sampled_from([(), ("champion",), ("Production",)])),
     )
     return manifest, observed
 

@@ -1,6 +1,7 @@
 """``registry-ops propose`` on real git repositories and real MLflow: which version is
-proposed, the branch and its one-value commit, the evidence in its message, the user's
-checkout left alone, and a second run that proposes nothing new."""
+proposed, for which targets, the model's one branch and its in-place commit, the evidence
+in its message, the user's checkout left alone, and a second run that proposes nothing
+new."""
 
 from __future__ import annotations
 
@@ -94,7 +95,8 @@ def branches(repo: git.Repo) -> dict[str, str]:
 def test_proposes_the_newest_passing_version_on_a_branch_and_only_once(
     cli: CLI, backend: Backend, workspace: Workspace
 ) -> None:
-    # v2 passes, v3 (the newest) fails the floor: v2 is proposed for both gated targets.
+    # v2 passes, v3 (the newest) fails the floor: v2 is proposed for both gated targets,
+    # on one branch (one pull request): merging it leaves no sibling proposal stale.
     clf = seed(backend, workspace, 0.95, 0.5)
     original = (workspace.root / "manifests" / "clf.yaml").read_text()
     repo = init_repo(workspace.root)
@@ -107,48 +109,56 @@ def test_proposes_the_newest_passing_version_on_a_branch_and_only_once(
 
     result = cli(*backend.args(workspace.root, "propose"))
     assert result.code == 0, result.err
-    champion = f"registry-ops/propose/{clf}/champion-v2"
-    production = f"registry-ops/propose/{clf}/Production-v2"
-    assert set(branches(repo)) == {champion, production}  # nothing for the ungated challenger
-    assert f"proposed          {champion}  Promote {clf} v2 to champion" in result.out
-    assert f"proposed          {production}  Promote {clf} v2 to Production" in result.out
+    branch = f"registry-ops/propose/{clf}/v2"
+    assert set(branches(repo)) == {branch}  # nothing for the ungated challenger
+    assert (
+        f"proposed          {branch}  Promote {clf} v2 to champion and Production "
+        "(manifest: champion v1, Production v1; 4 gates passed)"
+    ) in result.out
     assert f"not proposed      {clf} champion v3: fails" in result.out
-    assert "Proposed 2 promotions on new local branches; nothing was pushed." in result.out
+    assert f"not proposed      {clf} Production v3: fails" in result.out
+    assert "Proposed 1 promotion on new local branch; nothing was pushed." in result.out
     assert checkout_state(repo) == before
 
-    for branch, old, new in (
-        (champion, "  champion: 1   # what we serve", "  champion: 2   # what we serve"),
-        (production, "  Production: [1]       #", "  Production: [2]       #"),
+    commit = repo.commit(branch)
+    assert [p.hexsha for p in commit.parents] == [before["head"]]
+    assert [d.a_path for d in commit.parents[0].diff(commit)] == ["manifests/clf.yaml"]
+    assert commit.author.name == "Ada Lovelace"
+    content = (commit.tree / "manifests/clf.yaml").data_stream.read().decode()
+    edited = original
+    for old, new in (
+        ("  champion: 1   # what we serve", "  champion: 2   # what we serve"),
+        ("  Production: [1]       #", "  Production: [2]       #"),
     ):
-        commit = repo.commit(branch)
-        assert [p.hexsha for p in commit.parents] == [before["head"]]
-        assert [d.a_path for d in commit.parents[0].diff(commit)] == ["manifests/clf.yaml"]
-        content = (commit.tree / "manifests/clf.yaml").data_stream.read().decode()
         assert original.count(old) == 1
-        assert content == original.replace(old, new)  # one value; comments and layout kept
-        assert commit.author.name == "Ada Lovelace"
+        edited = edited.replace(old, new)
+    assert content == edited  # the two values; comments and layout kept
 
-    message = str(repo.commit(champion).message)
-    title, _, body = message.partition("\n\n")
-    assert title == f"Promote {clf} v2 to champion"
-    assert "passes every gate of policy `production` for the alias `champion`" in body
-    assert "the manifest wants v1, v1 holds it now" in body
-    assert "- manifest: `manifests/clf.yaml`, `aliases.champion`: 1 -> 2" in body
-    assert "- pass `production: val_accuracy" in body
+    title, _, body = str(commit.message).partition("\n\n")
+    assert title == f"Promote {clf} v2 to champion and Production"
+    assert "passes every gate of the policy of each target below" in body
+    assert "- manifest: `manifests/clf.yaml`" in body
+    assert (
+        "Alias `champion`, policy `production`: the manifest wants v1, v1 holds it now; "
+        "`aliases.champion`: 1 -> 2"
+    ) in body
+    assert (
+        "Stage `Production`, policy `production`: the manifest wants v1, v1 holds it now; "
+        "`stages.Production[0]`: 1 -> 2"
+    ) in body
+    assert body.count("- pass `production: val_accuracy") == 4  # both gates, both targets
     assert "candidate 0.95, threshold 0.9" in body
     assert "candidate 0.95, holder 0.91, delta +0.04, threshold 0.91" in body
     assert "- plan digest: `sha256:" in body
-    assert "`stages.Production[0]`: 1 -> 2" in str(repo.commit(production).message)
 
-    # a second run: the branches exist, so nothing new; v3 (newer) is tried again, as it
+    # a second run: the branch exists, so nothing new; v3 (newer) is tried again, as it
     # may pass later, but nothing older than the proposal is
     tips = branches(repo)
     again = cli(*backend.args(workspace.root, "propose"))
     assert again.code == 0, again.err
-    assert f"already proposed  {champion}" in again.out
-    assert f"already proposed  {production}" in again.out
+    assert f"already proposed  {branch}  Promote {clf} v2 (branch exists at" in again.out
     assert again.out.count("not proposed") == 2 and "v3: fails" in again.out
-    assert "Nothing to propose" in again.out and "2 already proposed" in again.out
+    assert "Nothing to propose" in again.out and "1 already proposed" in again.out
     assert branches(repo) == tips
     assert checkout_state(repo) == before
 
@@ -160,24 +170,31 @@ def test_json_output_for_the_workflow(cli: CLI, backend: Backend, workspace: Wor
     result = cli(*backend.args(workspace.root, "propose", clf, "--format", "json"))
     assert result.code == 0, result.err
     data = json.loads(result.out)
-    proposals = {p["target"]: p for p in data["proposals"]}
-    assert set(proposals) == {"champion", "Production"}
-    champion = proposals["champion"]
-    assert champion["status"] == "proposed"
-    assert champion["branch"] == f"registry-ops/propose/{clf}/champion-v2"
-    assert (champion["model"], champion["from_version"], champion["to_version"]) == (clf, 1, 2)
-    assert champion["holder_version"] == 1 and champion["kind"] == "alias"
-    assert champion["commit"] == repo.commit(champion["branch"]).hexsha
-    commit = repo.commit(champion["branch"])
-    assert [d.a_path for d in commit.parents[0].diff(commit)] == ["repo/manifests/clf.yaml"]
+    (proposal,) = data["proposals"]
+    assert proposal["status"] == "proposed"
+    assert proposal["branch"] == f"registry-ops/propose/{clf}/v2"
+    assert (proposal["model"], proposal["to_version"]) == (clf, 2)
+    assert proposal["manifest"] == "manifests/clf.yaml"
+    assert proposal["title"] == f"Promote {clf} v2 to champion and Production"
+    targets = {t["target"]: t for t in proposal["targets"]}
+    assert list(targets) == ["champion", "Production"]
+    champion = targets["champion"]
+    assert (champion["kind"], champion["policy"]) == ("alias", "production")
+    assert (champion["from_version"], champion["holder_version"]) == (1, 1)
     assert [g["passed"] for g in champion["gates"]] == [True, True]
     assert champion["gates"][0]["observed"] == 0.93
-    assert champion["plan_digest"].startswith("sha256:")
-    assert data["summary"]["proposed"] == 2 and data["errors"] == []
+    assert targets["Production"]["kind"] == "stage"
+    commit = repo.commit(proposal["branch"])
+    assert proposal["commit"] == commit.hexsha
+    assert [d.a_path for d in commit.parents[0].diff(commit)] == ["repo/manifests/clf.yaml"]
+    assert proposal["plan_digest"].startswith("sha256:")
+    assert data["summary"]["proposed"] == 1 and data["errors"] == []
+    assert data["summary"]["targets_checked"] == 2
 
     again = json.loads(cli(*backend.args(workspace.root, "propose", "--format", "json")).out)
-    assert [p["status"] for p in again["proposals"]] == ["already proposed"] * 2
-    assert again["proposals"][0]["commit"] == champion["commit"]
+    (already,) = again["proposals"]
+    assert (already["status"], already["commit"]) == ("already proposed", proposal["commit"])
+    assert already["targets"] == []  # the branch says which
 
 
 @only(SQLITE)
@@ -191,17 +208,14 @@ def test_a_failing_newer_candidate_leaves_an_older_passing_one(
     result = cli(*backend.args(workspace.root, "propose", "--format", "json"))
     assert result.code == 0, result.err
     data = json.loads(result.out)
-    assert {(p["target"], p["to_version"]) for p in data["proposals"]} == {
-        ("champion", 2),
-        ("Production", 2),
-    }
+    (proposal,) = data["proposals"]
+    assert proposal["to_version"] == 2
+    assert [t["target"] for t in proposal["targets"]] == ["champion", "Production"]
     rejected = {(r["target"], r["version"]): r["reason"] for r in data["rejected"]}
     assert "val_accuracy" in rejected[("champion", 4)]
     assert "val_accuracy" in rejected[("champion", 3)]
-    assert set(branches(repo)) == {
-        f"registry-ops/propose/{clf}/champion-v2",
-        f"registry-ops/propose/{clf}/Production-v2",
-    }
+    assert "val_accuracy" in rejected[("Production", 3)]
+    assert set(branches(repo)) == {f"registry-ops/propose/{clf}/v2"}
 
 
 @only(SQLITE)
@@ -237,6 +251,95 @@ def test_nothing_is_proposed_for_an_ungated_target_or_without_a_better_version(
     assert branches(repo) == {}
 
 
+EMPTY = """\
+apiVersion: registry-ops/v1
+kind: ModelManifest
+model: {model}
+aliases:
+  champion: 1
+  challenger: null   # owned, empty until a version earns it
+stages:
+  Production: [1]
+  Staging: []        # v1 moved up; the next one comes here
+gates:
+  challenger: production
+  Staging: production
+"""
+
+
+@only(SQLITE)
+def test_an_owned_empty_gated_target_is_filled(
+    cli: CLI, backend: Backend, workspace: Workspace
+) -> None:
+    clf = seed(backend, workspace, 0.95)
+    workspace.write("manifests/clf.yaml", EMPTY.format(model=clf))
+    repo = init_repo(workspace.root)
+    result = cli(*backend.args(workspace.root, "propose", "--format", "json"))
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    (proposal,) = data["proposals"]
+    assert proposal["to_version"] == 2
+    targets = {t["target"]: t for t in proposal["targets"]}
+    assert list(targets) == ["challenger", "Staging"]
+    assert targets["challenger"]["holder_version"] == 1  # the manifest would delete it
+    for target in targets.values():
+        assert target["from_version"] is None
+        assert [g["passed"] for g in target["gates"]] == [True, True]
+    commit = repo.commit(proposal["branch"])
+    content = (commit.tree / "manifests/clf.yaml").data_stream.read().decode()
+    assert content == (
+        EMPTY.format(model=clf)
+        .replace("  challenger: null   #", "  challenger: 2   #")
+        .replace("  Staging: []        #", "  Staging: [2]        #")
+    )
+    message = str(commit.message)
+    assert "Stage `Staging`, policy `production`: the manifest leaves it empty, nobody " in message
+    assert "`stages.Staging`: [] -> 2" in message
+    assert "`aliases.challenger`: null -> 2" in message
+
+
+@only(SQLITE)
+def test_one_commit_covers_every_target_and_a_version_takes_one_stage(
+    cli: CLI, backend: Backend, workspace: Workspace
+) -> None:
+    # Two values on one line (their columns move with each edit), and Production and
+    # Staging both passed: a version holds one stage, so Production is proposed.
+    clf = seed(backend, workspace, 0.95)
+    text = (
+        f"apiVersion: registry-ops/v1\nkind: ModelManifest\nmodel: {clf}\n"
+        "aliases: {champion: 1, challenger: 1}  # flow style\n"
+        "stages: {Production: 1, Staging: []}\n"
+        "gates: {champion: production, challenger: production, Production: production,"
+        " Staging: production}\n"
+    )
+    workspace.write("manifests/clf.yaml", text)
+    repo = init_repo(workspace.root)
+    result = cli(*backend.args(workspace.root, "propose", "--format", "json"))
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    (proposal,) = data["proposals"]
+    assert proposal["title"] == f"Promote {clf} v2 to challenger, champion and Production"
+    assert [r for r in data["rejected"] if r["target"] == "Staging"] == [
+        {
+            "model": clf,
+            "target": "Staging",
+            "version": 2,
+            "reason": "passes Production's gates too: a version holds one stage at a time, "
+            "and it is proposed for Production",
+        }
+    ]
+    commit = repo.commit(proposal["branch"])
+    content = (commit.tree / "manifests/clf.yaml").data_stream.read().decode()
+    assert content == text.replace(
+        "champion: 1, challenger: 1", "champion: 2, challenger: 2"
+    ).replace("Production: 1, Staging: []", "Production: 2, Staging: []")
+    # what is proposed was planned as one change set: it validates and plans
+    repo.git.checkout(proposal["branch"])
+    plan = cli(*backend.args(workspace.root, "plan", "--format", "json"))
+    assert plan.code == 0, plan.err
+    assert json.loads(plan.out)["status"] == "changes"
+
+
 @only(SQLITE)
 def test_a_version_in_the_other_stage_is_not_moved(
     cli: CLI, backend: Backend, workspace: Workspace
@@ -251,10 +354,12 @@ def test_a_version_in_the_other_stage_is_not_moved(
     result = cli(*backend.args(workspace.root, "propose", "--format", "json"))
     assert result.code == 0, result.err
     data = json.loads(result.out)
-    assert [(p["target"], p["to_version"]) for p in data["proposals"]] == [("champion", 2)]
+    (proposal,) = data["proposals"]
+    assert proposal["to_version"] == 2
+    assert [t["target"] for t in proposal["targets"]] == ["champion"]
     (reason,) = [r["reason"] for r in data["rejected"] if r["target"] == "Production"]
     assert reason.startswith("the manifest gives it Staging")
-    assert set(branches(repo)) == {f"registry-ops/propose/{clf}/champion-v2"}
+    assert set(branches(repo)) == {f"registry-ops/propose/{clf}/v2"}
 
 
 @only(SQLITE)
@@ -265,12 +370,18 @@ def test_a_remote_branch_counts_as_proposed(
     clf = seed(backend, workspace, 0.95)
     repo = init_repo(workspace.root)
     head = repo.head.commit.hexsha
-    repo.git.update_ref(f"refs/remotes/origin/registry-ops/propose/{clf}/champion-v2", head)
+    repo.git.update_ref(f"refs/remotes/origin/registry-ops/propose/{clf}/v2", head)
     result = cli(*backend.args(workspace.root, "propose", "--format", "json"))
     assert result.code == 0, result.err
-    status = {p["target"]: p["status"] for p in json.loads(result.out)["proposals"]}
-    assert status == {"champion": "already proposed", "Production": "proposed"}
-    assert set(branches(repo)) == {f"registry-ops/propose/{clf}/Production-v2"}
+    (proposal,) = json.loads(result.out)["proposals"]
+    assert (proposal["status"], proposal["to_version"]) == ("already proposed", 2)
+    assert branches(repo) == {}
+    # a newer version that passes later gets a branch of its own
+    backend.seeder.version(clf, val_accuracy=0.97)
+    result = cli(*backend.args(workspace.root, "propose", "--format", "json"))
+    (proposal,) = json.loads(result.out)["proposals"]
+    assert (proposal["status"], proposal["to_version"]) == ("proposed", 3)
+    assert set(branches(repo)) == {f"registry-ops/propose/{clf}/v3"}
 
 
 @only(SQLITE)
@@ -279,8 +390,8 @@ def test_dry_run_creates_no_branch(cli: CLI, backend: Backend, workspace: Worksp
     repo = init_repo(workspace.root)
     result = cli(*backend.args(workspace.root, "propose", "--dry-run"))
     assert result.code == 0, result.err
-    assert f"would propose     registry-ops/propose/{clf}/champion-v2" in result.out
-    assert "Would propose 2 promotions (dry run: no branch created)." in result.out
+    assert f"would propose     registry-ops/propose/{clf}/v2  Promote {clf} v2 to" in result.out
+    assert "Would propose 1 promotion (dry run: no branch created)." in result.out
     assert branches(repo) == {}
 
 
@@ -317,7 +428,7 @@ def test_commits_without_a_git_identity(
     for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "EMAIL"):
         monkeypatch.delenv(key, raising=False)
     assert cli(*backend.args(workspace.root, "propose", clf)).code == 0
-    commit = repo.commit(f"registry-ops/propose/{clf}/champion-v2")
+    commit = repo.commit(f"registry-ops/propose/{clf}/v2")
     assert (commit.author.name, commit.committer.name) == ("registry-ops", "registry-ops")
 
 
@@ -359,9 +470,29 @@ def test_edit_keeps_crlf_and_bom_and_refuses_an_aliased_value() -> None:
     assert edit_version(flow, ("stages", "Production", 1), 10) == flow.replace(b"3]", b"10]")
 
 
+@pytest.mark.parametrize(
+    ("text", "path", "edited"),
+    [
+        (
+            "a:\n  challenger: null   # next\n",
+            ("a", "challenger"),
+            "a:\n  challenger: 5   # next\n",
+        ),
+        ("a:\n  challenger: ~\n  b: 4\n", ("a", "challenger"), "a:\n  challenger: 5\n  b: 4\n"),
+        ("a:\n  challenger:\n  b: 4\n", ("a", "challenger"), "a:\n  challenger: 5\n  b: 4\n"),
+        ("a:\n  challenger:   # x\n", ("a", "challenger"), "a:\n  challenger: 5   # x\n"),
+        ("a: {challenger: , b: 4}\n", ("a", "challenger"), "a: {challenger: 5, b: 4}\n"),
+        ("s:\n  Staging: []   # waits\n", ("s", "Staging"), "s:\n  Staging: [5]   # waits\n"),
+        ("s: {Staging: [ ], P: 4}\n", ("s", "Staging"), "s: {Staging: [5], P: 4}\n"),
+    ],
+)
+def test_edit_fills_an_empty_target(text: str, path: tuple[str, ...], edited: str) -> None:
+    assert edit_version(text.encode(), path, 5).decode() == edited
+
+
 def test_branch_names_are_safe_and_distinct() -> None:
-    assert branch_name("clf", "champion", 3) == "registry-ops/propose/clf/champion-v3"
-    odd = {branch_name(n, "Production", 1) for n in ("a b", "a-b", "a/b", "a..b", "x.lock", "..")}
+    assert branch_name("clf", 3) == "registry-ops/propose/clf/v3"
+    odd = {branch_name(n, 1) for n in ("a b", "a-b", "a/b", "a..b", "x.lock", "..")}
     assert len(odd) == 6
     repo_free = [b for b in odd if " " in b or ".." in b or b.endswith(".lock") or "/." in b]
     assert repo_free == []

@@ -347,7 +347,10 @@ def test_version_missing_from_the_registry_exits_1_and_writes_nothing(cli, backe
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("aliases: {champion: two}\n", "m.yaml:4:21: $.aliases.champion: expected an integer"),
+        (
+            "aliases: {champion: two}\n",
+            "m.yaml:4:21: $.aliases.champion: expected a version number",
+        ),
         ("aliases: {latest: 1}\n", "m.yaml:4:11: $.aliases.latest: alias 'latest' is reserved"),
         ("stages: {Production: 1, Staging: 1}\n", "$.stages.Staging: version 1 is already given"),
         ("stages: {Prod: 1}\n", "$.stages.Prod: unknown key 'Prod'"),

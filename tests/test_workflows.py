@@ -761,7 +761,7 @@ def test_the_scheduled_propose_pushes_branches_and_opens_pull_requests(
     )
 
     succeeded(run, "propose")
-    branch = f"registry-ops/propose/{churn}/champion-v2"
+    branch = f"registry-ops/propose/{churn}/v2"  # one branch per model and version
     assert run.job("propose").output("push", "branches") == branch
     pushed = subprocess.run(
         ["git", "--git-dir", str(team.origin), "show", f"{branch}:manifests/churn.yaml"],

@@ -64,7 +64,7 @@ def history(ctx: click.Context, model: str, at: str | None, fmt: str) -> int:
 @click.argument("models", nargs=-1, metavar="[MODEL]...")
 @format_option(
     "propose",
-    help_text="json: the proposals (branch, model, target, versions, commit, gates) for a "
+    help_text="json: the proposals (branch, model, version, targets and gates, commit) for a "
     "workflow.",
 )
 @click.option("--dry-run", is_flag=True, help="Find and report proposals; create no branch.")
@@ -72,13 +72,15 @@ def history(ctx: click.Context, model: str, at: str | None, fmt: str) -> int:
 def propose(ctx: click.Context, models: tuple[str, ...], fmt: str, dry_run: bool) -> int:
     """Propose promotions: commit each manifest change that passes its gates on a new branch.
 
-    For every alias or stage that a policy gates, the newest READY version newer
-    than the one the manifest wants that passes the gates (run as plan runs
-    them) is written into the manifest, in place, on a new local branch
-    registry-ops/propose/MODEL/TARGET-vN made from HEAD, with the gate
-    evidence in the commit message. Your checkout is left as it is and nothing
-    is pushed. A proposal whose branch exists (locally or on a remote) is
-    reported as already proposed. Exits 0 whether or not anything was proposed.
+    For each model, the newest READY version that passes the gates (run as plan
+    runs them) of one or more of its gated aliases and stages, newer than what
+    the manifest wants there (or fills an empty one), is written into the
+    manifest for every target it passes, in place, in one commit on a new local
+    branch registry-ops/propose/MODEL/vN made from HEAD, with each target's
+    gate evidence in the commit message. Your checkout is left as it is and
+    nothing is pushed. A version whose branch exists (locally or on a remote)
+    is reported as already proposed. Exits 0 whether or not anything was
+    proposed.
     """
     from registry_ops.gitops import propose as propose_mod
 

@@ -55,13 +55,18 @@ class Override:
 
 @dataclass(frozen=True)
 class ModelManifest:
-    """The desired state of one registered model."""
+    """The desired state of one registered model.
+
+    A target listed with no version is owned and empty: an alias given ``None``,
+    a stage given ``()``. Its gates stay valid (``propose`` fills it), and apply
+    empties it if anything holds it.
+    """
 
     model: str
     file: str
     description: str | None = None
     tags: dict[str, str] | None = None
-    aliases: dict[str, int] = field(default_factory=dict)
+    aliases: dict[str, int | None] = field(default_factory=dict)
     stages: dict[str, tuple[int, ...]] = field(default_factory=dict)
     gates: dict[str, str] = field(default_factory=dict)
     retention: Retention = field(default_factory=Retention)
@@ -76,7 +81,7 @@ class ModelManifest:
 
     def named_versions(self) -> set[int]:
         """Every version this manifest gives an alias or a stage."""
-        named = set(self.aliases.values())
+        named = {v for v in self.aliases.values() if v is not None}
         for versions in self.stages.values():
             named.update(versions)
         return named

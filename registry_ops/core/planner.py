@@ -4,6 +4,10 @@ Order within a model is what keeps every target held while applying:
 metadata first, then aliases (an alias moves atomically), then new stage
 holders (versions that vacate nothing go first), then the archiving of
 displaced holders and retention, and alias deletions last.
+
+A target the manifest owns and leaves empty (an alias given no version, a
+stage given none) is emptied by the same changes: its alias deleted with the
+other deletions, its stage's holders archived as displaced.
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ def _missing(manifest: ModelManifest, model: ObservedModel | None) -> list[Probl
             model.aliases.get(alias) == version,
         )
         for alias, version in sorted(manifest.aliases.items())
+        if version is not None
     ]
     for stage, versions in sorted(manifest.stages.items()):
         for index, version in enumerate(versions):
@@ -179,7 +184,10 @@ def plan_model(manifest: ModelManifest, model: ObservedModel) -> list[Change]:
     deletions: list[DeleteAlias] = []
     for alias, version in sorted(manifest.aliases.items()):
         holder = model.aliases.get(alias)
-        if holder != version:
+        if version is None:
+            if holder is not None:  # owned and empty: whoever holds it lets go
+                deletions.append(DeleteAlias(name, alias=alias, from_version=holder))
+        elif holder != version:
             aliases.append(SetAlias(name, alias=alias, version=version, from_version=holder))
     if manifest.prune.aliases:
         for alias in sorted(set(model.aliases) - set(manifest.aliases)):
@@ -189,7 +197,11 @@ def plan_model(manifest: ModelManifest, model: ObservedModel) -> list[Change]:
 
     promotions, archives = _stage_changes(manifest, model)
     changes: list[Change] = [*meta, *aliases, *promotions, *archives, *deletions]
-    return changes + _unstamped(manifest, model, [*aliases, *promotions], adopting=bool(changes))
+    # A model registry-ops never wrote to is adopted by its first apply that changes
+    # something, or at once when its manifest protects a target: what registry-ops
+    # recorded as held is how a later move by hand is told from a reviewed one.
+    adopting = bool(changes) or bool(manifest.protect)
+    return changes + _unstamped(manifest, model, [*aliases, *promotions], adopting=adopting)
 
 
 def _unstamped(
@@ -204,7 +216,9 @@ def _unstamped(
     out: list[Change] = []
     for alias, version in sorted(manifest.aliases.items()):
         target = f"alias:{alias}"
-        if target not in moving and version in unstamped(model, target, adopting):
+        if version is None or target in moving:
+            continue
+        if version in unstamped(model, target, adopting):
             out.append(
                 SetAlias(
                     manifest.model,

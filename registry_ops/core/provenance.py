@@ -137,9 +137,10 @@ def stamp(
 def unstamped(model: ObservedModel, target: str, adopting: bool = False) -> list[int]:
     """Holders of ``target`` whose record does not show them taking it last.
 
-    Only models registry-ops manages are checked, or that this plan is about
-    to change anyway (``adopting``): a registry just adopted with ``export``
-    has no records yet, and its first plan stays empty.
+    Only models registry-ops manages are checked, or that this plan adopts
+    (``adopting``: it changes them anyway, or their manifest protects a target):
+    a registry just adopted with ``export`` has no records yet, and its first
+    plan stays empty unless it asks for protection.
     """
     if not (model.managed or adopting):
         return []

@@ -188,5 +188,15 @@ def check_manifest(
                 manifest.where("gates", target),
                 at,
                 f"'{target}' is not an alias or stage of this manifest (targets here: "
-                f"{named}), so this gate would never run" + _did_you_mean(target, targets),
+                f"{named}), so this gate would never run"
+                + (_did_you_mean(target, targets) or _declare_empty(target)),
             )
+
+
+def _declare_empty(target: str) -> str:
+    """How to keep a gate for a target nobody holds (yet): declare the target empty."""
+    if target == "Archived":
+        return ""  # archiving is never gated
+    if target in STAGES:
+        return f"; to gate a stage nobody holds, declare it empty: stages: {{{target}: []}}"
+    return f"; to gate an alias nobody holds, declare it empty: aliases: {{{target}: null}}"

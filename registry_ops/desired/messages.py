@@ -111,6 +111,8 @@ def describe(error: ValidationError) -> str:
         found = _kind(inst)
         if not isinstance(inst, dict | list | set | frozenset) and inst is not None:
             found += f" {show(inst)}"
+        if value == ["integer", "null"]:  # an alias's version: null leaves it owned and empty
+            return f"expected a version number, or null for an empty alias; got {found}"
         return f"expected {_expected_types(value)}, got {found}"
     if v == "required":
         missing = [k for k in value if isinstance(inst, dict) and k not in inst]
@@ -152,7 +154,10 @@ def describe(error: ValidationError) -> str:
         if shape:
             return describe(shape[0])
     if v == "anyOf":
-        return f"expected a version number or a list of version numbers, got {show(inst)}"
+        return (
+            "expected a version number or a list of version numbers ([] for an empty stage), "
+            f"got {show(inst)}"
+        )
     # jsonschema's own wording repeats the whole instance; keep it to one short line.
     return error.message if len(error.message) <= 200 else error.message[:197] + "..."
 

@@ -1,11 +1,12 @@
-"""The one-value edit of a manifest a proposal commits: the version a target wants,
-replaced in the YAML text itself (found by its source position), so comments, quoting,
-order and layout stay as written."""
+"""The edit of a manifest a proposal commits, one target's value at a time: the version
+a target wants replaced, or an empty target filled, in the YAML text itself (found by its
+source position), so comments, quoting, order and layout stay as written."""
 
 from __future__ import annotations
 
 import codecs
 import copy
+import json
 import re
 from typing import Any
 
@@ -24,6 +25,8 @@ _BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 _PROPERTIES = re.compile(r"(?:[!&][^\s,\[\]{}]*[ \t]+)*")
 # A plain scalar as a version is written (digits, in block or flow style).
 _PLAIN = re.compile(r"[^\s,\[\]{}#]+")
+# An empty flow sequence: a stage owned and left empty.
+_EMPTY_LIST = re.compile(r"\[\s*\]")
 
 
 def _decode(data: bytes) -> tuple[bytes, str]:
@@ -40,9 +43,9 @@ def value_path(data: bytes, target: Target) -> yamldoc.PathKey:
     if target.kind == "alias":
         return ("aliases", target.name)
     value = (doc.data.get("stages") or {}).get(target.name)
-    if isinstance(value, list):
+    if isinstance(value, list) and target.wanted is not None:
         return ("stages", target.name, value.index(target.wanted))
-    return ("stages", target.name)
+    return ("stages", target.name)  # its one version, or its empty list
 
 
 def _parse(text: str) -> yamldoc.YamlDoc:
@@ -55,16 +58,24 @@ def _parse(text: str) -> yamldoc.YamlDoc:
     return doc
 
 
-def replace_scalar(text: str, line: int, column: int, new: str) -> str:
+def replace_scalar(text: str, line: int, column: int, new: str, empty: bool = False) -> str:
     """``text`` with the plain scalar whose node starts at ``line``:``column`` (1-based,
-    as yamldoc marks them) replaced by ``new``; everything else byte for byte."""
+    as yamldoc marks them) replaced by ``new``; everything else byte for byte.
+
+    With ``empty`` the node is an empty value instead: an empty flow list (``[]``,
+    replaced) or nothing at all (``challenger:``, where ``new`` is inserted).
+    """
     starts = [0] + [m.end() for m in _BREAK.finditer(text)]
     if not 1 <= line <= len(starts):
         raise EditError(f"line {line} is outside the file")
     offset = starts[line - 1] + column - 1
     properties = _PROPERTIES.match(text, offset)
     start = properties.end() if properties else offset
-    token = _PLAIN.match(text, start)
+    token = (_EMPTY_LIST if empty and text.startswith("[", start) else _PLAIN).match(text, start)
+    if token is None and empty:
+        # An empty scalar has no text: its mark is where it would start.
+        gap = "" if start > 0 and text[start - 1] in " \t" else " "
+        return text[:start] + gap + new + text[start:]
     if token is None:
         raise EditError(f"no plain value at line {line}, column {column}")
     return text[:start] + new + text[token.end() :]
@@ -72,7 +83,8 @@ def replace_scalar(text: str, line: int, column: int, new: str) -> str:
 
 def edit_version(data: bytes, path: yamldoc.PathKey, version: int) -> bytes:
     """The manifest ``data`` with the value at ``path`` set to ``version``, edited in
-    place in its text (comments, quoting, order and layout kept).
+    place in its text (comments, quoting, order and layout kept). An empty target
+    is filled: ``null`` (or nothing) becomes the version, ``[]`` a list of it.
 
     The result is parsed again and must differ from the original in that one
     value only (a value written through a YAML alias cannot be edited alone).
@@ -82,12 +94,15 @@ def edit_version(data: bytes, path: yamldoc.PathKey, version: int) -> bytes:
     mark = doc.marks.get(yamldoc.normalize(path))
     if mark is None:
         raise EditError(f"no value at {dotted(path)}")
-    edited = replace_scalar(text, mark[0], mark[1], str(version))
     expected = copy.deepcopy(doc.data)
     parent: Any = expected
     for key in path[:-1]:
         parent = parent[key]
-    parent[path[-1]] = version
+    current = parent[path[-1]]
+    value: int | list[int] = [version] if current == [] else version
+    empty = current is None or current == []
+    edited = replace_scalar(text, mark[0], mark[1], json.dumps(value), empty=empty)
+    parent[path[-1]] = value
     if _parse(edited).data != expected:
         raise EditError(
             f"{dotted(path)} (line {mark[0]}) cannot be changed alone in the text "

@@ -1,5 +1,6 @@
-"""What ``propose`` finds: the gated targets it looks at, the proposals and rejected
-candidates it reports, and the branch each proposal is committed on."""
+"""What ``propose`` finds: the gated targets it looks at, the proposals (one per model
+and version, with a move for each target it passes) and rejected candidates it reports,
+and the branch each proposal is committed on."""
 
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ class Target:
     kind: str  # "alias" or "stage"
     name: str
     policy: str
-    wanted: int  # for a stage listing several versions: the newest of them
+    wanted: int | None  # for a stage listing several versions: the newest; None: empty
+    # Candidates are newer than this: ``wanted``, or for an empty target the newest
+    # version the manifest gives out (an older one would be a step back, not a fill).
+    floor: int = 0
 
     @property
     def key(self) -> str:
@@ -34,36 +38,65 @@ class Target:
 
 
 @dataclass
+class Move:
+    """One target a proposal gives its version, and the gates it passed for it."""
+
+    target: Target
+    holder: int | None = None  # the version holding the target in the registry now
+    gates: list[GateResult] = field(default_factory=list)
+
+    def wants(self) -> str:
+        """What the manifest says of the target now, in words."""
+        wanted = self.target.wanted
+        return (
+            f"{self.target.name} v{wanted}" if wanted is not None else f"{self.target.name} empty"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (one of a proposal's ``targets``)."""
+        return {
+            "target": self.target.name,
+            "kind": self.target.kind,
+            "policy": self.target.policy,
+            "from_version": self.target.wanted,
+            "holder_version": self.holder,
+            "gates": [g.to_dict() for g in self.gates],
+        }
+
+
+@dataclass
 class Proposal:
-    """One promotion found to pass its gates (or found proposed already)."""
+    """One version of one model found to pass the gates of one or more of its targets
+    (one branch, one pull request), or found proposed already."""
 
     model: str
-    target: str
-    kind: str
     manifest: str
-    from_version: int
     to_version: int
     branch: str
     status: str
-    policy: str
-    holder: int | None = None  # the version holding the target in the registry now
+    # Every target the version passes, in the manifest's order (aliases, then stages);
+    # none for a proposal found already made (its branch says which).
+    moves: list[Move] = field(default_factory=list)
     commit: str | None = None
     plan_digest: str | None = None
-    gates: list[GateResult] = field(default_factory=list)
 
     @property
     def title(self) -> str:
         """The commit's subject, which becomes the pull request's title."""
-        return plain(f"Promote {self.model} v{self.to_version} to {self.target}")
+        names = [m.target.name for m in self.moves]
+        to = ""
+        if names:
+            listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            to = f" to {listed}"
+        return plain(f"Promote {self.model} v{self.to_version}{to}")
 
     def summary(self) -> str:
         """One line for the text output."""
         if self.status == ALREADY_PROPOSED:
             return f"{self.title} (branch exists at {(self.commit or '?')[:12]})"
-        n = len(self.gates)
-        return (
-            f"{self.title} (manifest wants v{self.from_version}; {n} gate{'s' * (n != 1)} passed)"
-        )
+        n = sum(len(m.gates) for m in self.moves)
+        wants = ", ".join(m.wants() for m in self.moves)
+        return f"{self.title} (manifest: {wants}; {n} gate{'s' * (n != 1)} passed)"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``propose --format json``)."""
@@ -71,17 +104,12 @@ class Proposal:
             "status": self.status,
             "branch": self.branch,
             "model": self.model,
-            "target": self.target,
-            "kind": self.kind,
             "manifest": self.manifest,
-            "from_version": self.from_version,
             "to_version": self.to_version,
-            "holder_version": self.holder,
-            "policy": self.policy,
+            "targets": [m.to_dict() for m in self.moves],
             "commit": self.commit,
             "plan_digest": self.plan_digest,
             "title": self.title,
-            "gates": [g.to_dict() for g in self.gates],
         }
 
 
@@ -154,6 +182,7 @@ def ref_part(text: str) -> str:
     return part
 
 
-def branch_name(model: str, target: str, version: int) -> str:
-    """``registry-ops/propose/<model>/<target>-v<N>``, made safe for git."""
-    return f"{BRANCH_PREFIX}/{ref_part(model)}/{ref_part(target)}-v{version}"
+def branch_name(model: str, version: int) -> str:
+    """``registry-ops/propose/<model>/v<N>``, made safe for git: one branch (one pull
+    request) per model and version, whatever targets it covers."""
+    return f"{BRANCH_PREFIX}/{ref_part(model)}/v{version}"

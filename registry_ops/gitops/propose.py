@@ -1,25 +1,31 @@
-"""``registry-ops propose``: find versions that pass a target's gates and commit each
+"""``registry-ops propose``: find versions that pass their targets' gates and commit the
 manifest change on a new local branch (the bot that opens promotion pull requests).
 
 For every gated target of a manifest (an alias, or the Production or Staging
 stage, that ``gates:`` names a policy for), the READY versions newer than the
-one the manifest wants are tried newest first. Each candidate is judged by the
-real pipeline: the manifest is changed in memory to give the target to the
-candidate, planned against the live registry (:func:`planner.plan_models`) and
-gated by :func:`gates.evaluate` with the same evidence providers as ``plan``.
-The first candidate whose change for that target ran its gates and passed every
-one of them is proposed; an ungated target is never proposed.
+one the manifest wants are candidates; for a target the manifest owns and
+leaves empty (``challenger: null``, ``Staging: []``), those newer than every version
+it gives an alias or promotion stage. A model's candidates are tried newest
+first, each judged by the real pipeline: the manifest is changed in memory to
+give the candidate every target it is a candidate for, planned against the live
+registry (:func:`planner.plan_models`) and gated by :func:`gates.evaluate` with
+the same evidence providers as ``plan``. The first candidate whose change for a
+target ran its gates and passed every one of them is proposed, for every target
+it passes (Production rather than Staging when it passes both: a version holds
+one stage); an ungated target is never proposed.
 
-A proposal is one commit on ``registry-ops/propose/<model>/<target>-v<N>``,
-made from HEAD: the manifest's text with exactly one scalar replaced (found by
-its source position, so comments and layout stay as written), and a message
-that carries the evidence (each gate's result and numbers, the plan digest).
+A proposal is one commit on ``registry-ops/propose/<model>/v<N>``, made from
+HEAD: one pull request per model and run, so that merging it cannot leave a
+sibling proposal for the same version stale. The commit is the manifest's text
+with the value of each of those targets replaced (found by its source position,
+so comments and layout stay as written), and a message that carries the
+evidence (each target's gates, their results and numbers, the plan digest).
 The user's checkout (HEAD, index, working tree) is never touched and nothing
 is pushed: the propose workflow pushes the branches and opens the pull requests.
 
 A branch that already exists, locally or as a remote-tracking branch, means its
 version was proposed before: it is reported as already proposed, and no older
-version is tried for that target, so a second run proposes nothing new.
+version is tried for that model, so a second run proposes nothing new.
 """
 
 from __future__ import annotations
@@ -96,8 +102,9 @@ def propose(
     progress: Callable[[str], None] | None = None,
     dry_run: bool = False,
 ) -> Outcome:
-    """Find, for each gated target of the manifests for ``names`` (all when empty), the
-    newest READY version that passes its gates, and commit each on a new branch.
+    """Find, for each manifest for ``names`` (all when empty), the newest READY version
+    that passes the gates of one or more of its gated targets, and commit it for every
+    target it passes on one new branch.
 
     ``observed`` is the registry already read (a superset of ``names`` is fine);
     otherwise it is read once, for all models. With ``dry_run`` nothing is written.
@@ -129,9 +136,11 @@ def propose(
                 f"{manifest.file}: registered model '{manifest.model}' does not exist in MLflow"
             )
             continue
-        for target in gated_targets(manifest):
-            outcome.targets += 1
-            searches.append(start_search(root, manifest, model, target))
+        targets = gated_targets(manifest)
+        if targets:
+            outcome.targets += len(targets)
+            searches.append(start_search(root, manifest, model, targets))
+        for target in targets:
             outcome.rejected.extend(in_other_stage(manifest, target))
 
     metrics = Metrics(registry.run_metrics)
@@ -153,9 +162,7 @@ def propose(
                 )
                 proposal.plan_digest = plan.digest
                 if not dry_run:
-                    commit_proposal(
-                        proposal, search.target, root, endpoint.registry_id, created_at, outcome
-                    )
+                    commit_proposal(proposal, root, endpoint.registry_id, created_at, outcome)
                     if proposal.commit is None:
                         continue
                 outcome.proposals.append(proposal)

@@ -14,6 +14,7 @@ fast); callers use the names below.
 from registry_ops.gitrepo.branches import FALLBACK_IDENTITY, commit_on_new_branch, find_branch
 from registry_ops.gitrepo.facts import (
     DESIRED_STATE_DIRS,
+    UNKNOWN_AUTHOR,
     GitInfo,
     changed_since,
     describe,
@@ -30,6 +31,7 @@ __all__ = [
     "FALLBACK_IDENTITY",
     "FileRevision",
     "GitInfo",
+    "UNKNOWN_AUTHOR",
     "changed_since",
     "commit_on_new_branch",
     "describe",

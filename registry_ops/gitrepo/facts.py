@@ -102,9 +102,16 @@ def unchanged_since(root: str | Path, commit: str, relpaths: list[str]) -> bool 
     return not set(changed) & set(relpaths)
 
 
+# What blame is worth in a shallow clone (actions/checkout fetches one commit by
+# default) for a line older than the history fetched: git pins it on the oldest
+# commit it has, whose author is whoever committed last, not who wrote the line.
+UNKNOWN_AUTHOR = "unknown (shallow git history: fetch the full history to name the author)"
+
+
 def line_author(root: str | Path, relpath: str, line: int) -> str | None:
     """Who last changed ``line`` of ``relpath`` (relative to ``root``), from git blame;
-    None outside git or for a line not committed yet."""
+    None outside git or for a line not committed yet; :data:`UNKNOWN_AUTHOR` in a
+    shallow clone when blame stops at the edge of the history fetched."""
     repo = open_repo(root)
     if repo is None:
         return None
@@ -117,12 +124,26 @@ def line_author(root: str | Path, relpath: str, line: int) -> str | None:
             if repo.is_dirty(path=str(inside)) or str(inside) in repo.untracked_files:
                 return None  # the text on disk is not what the commit says
             blamed = repo.blame("HEAD", str(inside), L=f"{line},{line}")
+            for entry in blamed or []:
+                if _at_shallow_edge(repo, entry[0].hexsha):
+                    return UNKNOWN_AUTHOR
+                author = entry[0].author
+                return f"{author.name} <{author.email}>"
         except (git.GitCommandError, ValueError):
             return None
-        for entry in blamed or []:
-            author = entry[0].author
-            return f"{author.name} <{author.email}>"
     return None
+
+
+def _at_shallow_edge(repo: Any, sha: str) -> bool:
+    """Whether ``sha`` is where a shallow clone's history stops (its parents were not
+    fetched): a line blamed on it may be older than it. Never in a full clone."""
+    if repo.git.rev_parse("--is-shallow-repository").strip() != "true":
+        return False
+    try:
+        edge = (Path(repo.common_dir) / "shallow").read_text(encoding="ascii").split()
+    except OSError:
+        return True  # shallow, but where it stops is unreadable: trust no blame
+    return sha in edge
 
 
 def repo_relative(root: str | Path, relpath: str) -> tuple[Path, str] | None:

@@ -17,7 +17,7 @@ from registry_ops import gates
 from registry_ops import gitrepo as gitinfo
 from registry_ops.core.authentic import authenticated
 from registry_ops.core.changes import Change
-from registry_ops.core.model import Desired
+from registry_ops.core.model import Desired, ModelManifest
 from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.planner import plan_models
 from registry_ops.core.provenance import held_since
@@ -194,12 +194,16 @@ def label_drift(
     on the target last, yet it no longer holds it; a stage holder with no record
     of how it got there, on a model registry-ops manages. Git tells the rest: if
     the manifest is unchanged since the last applied commit, every difference
-    was made out of band.
+    was made out of band. On a model with no record at all, only the protected
+    targets are labelled (:func:`_label_unrecorded`).
     """
     for model_plan in model_plans:
         manifest = desired.manifests[model_plan.model]
         model = observed.models[model_plan.model]
-        if not model.managed or not model_plan.changes:
+        if not model_plan.changes:
+            continue
+        if not model.managed:
+            _label_unrecorded(model_plan, manifest)
             continue
         last = last_applied_commit(model.tags.get(LEASE_TAG), model.name, RecordKey.from_env())
         sha = last.split("+")[0] if last and last != "unknown" else None
@@ -211,6 +215,24 @@ def label_drift(
                 info["protected"] = target in manifest.protect
                 change.reason = "drift"
                 change.drift = info
+
+
+def _label_unrecorded(model_plan: ModelPlan, manifest: ModelManifest) -> None:
+    """Alerts on a model registry-ops has never written to (adopted with ``export``).
+
+    No record tells an out-of-band move there, yet adoption is when teams add
+    ``protect``: a protected target whose holder differs from the manifest is an
+    alert all the same. Other differences stay plain changes (its first plan).
+    The first apply records who holds what (the planner stamps the holders of a
+    model that protects a target), and from then on the records decide.
+    """
+    for change in model_plan.changes:
+        if change.reason not in ("manifest", "displaced"):
+            continue  # stamps and retention move no protected target's holder
+        target = change.target_name if change.stage != "Archived" else change.from_stage
+        if target in manifest.protect:
+            change.reason = "drift"
+            change.drift = {"no_registry_ops_record": True, "protected": True}
 
 
 def _drift(

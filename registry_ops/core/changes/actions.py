@@ -28,6 +28,8 @@ def _drift(change: Change) -> str:
         text = f"moved outside registry-ops; registry-ops put v{change.version} there at {when}"
     elif "entered_outside_registry_ops" in info:
         text = "took the stage outside registry-ops"
+    elif "no_registry_ops_record" in info:
+        text = "differs from the manifest; registry-ops has no record of this model yet"
     else:
         commit = str(info.get("last_applied_commit") or "")[:12]
         text = f"changed outside registry-ops since the last apply ({commit})"

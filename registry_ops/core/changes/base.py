@@ -74,7 +74,8 @@ class Change(ABC):
     # by its policy: {"version", "held_from", "held_to"}.
     rollback: dict[str, Any] | None = None
     # For reason "drift": what the registry says of the out-of-band edit
-    # ({"put_by_registry_ops_at", "commit", "protected"}).
+    # ({"put_by_registry_ops_at" | "entered_outside_registry_ops" | "last_applied_commit" |
+    # "no_registry_ops_record", "protected"}).
     drift: dict[str, Any] | None = None
     # a policy applies to this promotion (even one with no result yet); display only
     gated: bool = field(default=False, compare=False)

@@ -77,7 +77,7 @@ def manifest_of(data: dict[str, Any], file: str) -> ModelManifest:
     version is not a version number (nor a list of them) is left out. A version
     written as digits in quotes (``"3"``) still counts: MLflow names versions so.
     """
-    aliases: dict[str, int] = {}
+    aliases: dict[str, int | None] = {}
     for name, value in _section(data, "aliases").items():
         version = _version(value)
         if version is not None:
@@ -94,7 +94,11 @@ def manifest_of(data: dict[str, Any], file: str) -> ModelManifest:
 def targets(manifest: ModelManifest) -> dict[str, int]:
     """Target (``alias:NAME``, ``stage:NAME``) -> the version the manifest gives it:
     every alias, and every stage given exactly one version (Archived is no target)."""
-    out = {f"alias:{name}": version for name, version in manifest.aliases.items()}
+    out = {
+        f"alias:{name}": version
+        for name, version in manifest.aliases.items()
+        if version is not None  # owned and empty (null): no version wanted
+    }
     for name, versions in manifest.stages.items():
         target = f"stage:{name}"
         if len(versions) == 1 and target not in NOT_TARGETS:
