@@ -134,17 +134,30 @@ class Lease:
         return f"{self.holder}{where}{pid} since {self.since}, until {self.expires}"
 
 
-def released(lease: Lease, commit: str) -> str:
+def released(lease: Lease, commit: str, plan_created_at: str | None = None) -> str:
     """The tag value that frees a model after an apply: it records the last applied
-    commit, so releasing and recording cost one write together."""
+    commit, and the digest and creation time of the plan applied (a saved plan is
+    never applied twice, nor over a newer one: registry_ops.pipeline.replay), so
+    releasing and recording cost one write together."""
     record = {
         "released": True,
         "last_applied_commit": commit,
         "released_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "by": lease.holder,
         "plan": lease.plan,
+        "plan_created_at": plan_created_at,
     }
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
+def released_record(text: str | None) -> dict[str, Any] | None:
+    """The record of the last apply in a model's lease tag (None while leased, or if
+    never released)."""
+    try:
+        data: Any = json.loads(text or "")
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and data.get("released") else None
 
 
 def last_applied_commit(text: str | None) -> str | None:
