@@ -73,6 +73,12 @@ def _when(text: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _shown(value: object) -> str:
+    """A value read from a registry tag, fit for one line of a message."""
+    text = "?" if value is None else str(value)
+    return "".join(c if c.isprintable() else "?" for c in text[:80])
+
+
 def check_age(plan: Plan, max_age: float, now: datetime | None = None) -> None:
     """Refuse (StalePlan) a saved plan older than ``max_age`` seconds, with its age; or
     one without a readable creation time, or made in the future."""
@@ -106,7 +112,7 @@ def check_order(plan: Plan, models: Sequence[ModelPlan], observed: Observed) -> 
         record = released_record(model.tags.get(LEASE_TAG) if model else None)
         if record is None:
             continue
-        applied = f"applied {record.get('released_at', '?')} by {record.get('by', '?')}"
+        applied = f"applied {_shown(record.get('released_at'))} by {_shown(record.get('by'))}"
         if record.get("plan") == plan.digest:
             refused.append(f"  {model_plan.model}: this plan was applied already ({applied})")
             continue
@@ -115,7 +121,7 @@ def check_order(plan: Plan, models: Sequence[ModelPlan], observed: Observed) -> 
             relation = "at the same time as" if last == made else "before"
             refused.append(
                 f"  {model_plan.model}: this plan was made {relation} the last plan applied "
-                f"to it (made {record['plan_created_at']}, {applied}); applying it would "
+                f"to it (made {_shown(record['plan_created_at'])}, {applied}); applying it would "
                 "undo what that plan applied"
             )
     if refused:
