@@ -255,6 +255,11 @@ def test_a_plan_without_the_digests_of_its_desired_state_is_refused(  # type: ig
     err = refused(cli, tracking_uri, workspace.root, path)
     assert "does not record which manifests and policies it was made from" in err
     assert "older registry-ops" in err and "clf" in err and "plan` again" in err
+    # Nor does a plan that records some files but not the model's own manifest.
+    data["models"][0]["desired"] = {}
+    data["digest"] = Plan.from_dict(data).digest
+    path.write_text(json.dumps(data))
+    assert "older registry-ops" in refused(cli, tracking_uri, workspace.root, path)
 
 
 def test_outside_git_the_files_on_disk_decide(  # type: ignore[no-untyped-def]
@@ -277,6 +282,7 @@ def test_outside_git_the_files_on_disk_decide(  # type: ignore[no-untyped-def]
     err = refused(cli, tracking_uri, workspace.root, path)
     assert f"than those on disk in {workspace.root}" in err
     assert "clf: policies/production.yaml differs on disk" in err
+    assert "changed since the plan was made" in err and "HEAD" not in err
     (workspace.root / "policies" / "production.yaml").unlink()
     err = refused(cli, tracking_uri, workspace.root, path)
     assert "clf: policies/production.yaml does not exist on disk" in err

@@ -133,12 +133,13 @@ def check_desired(models: Sequence[ModelPlan], root: Path, plan: Plan) -> str | 
     what it was; return HEAD's commit (None when the root is in no repository, and
     the files on disk are compared instead).
 
-    A model whose plan records no digests was planned by an older registry-ops:
-    refused too, since nothing says which desired state it applies.
+    A model whose plan records no digest of its manifest was planned by an older
+    registry-ops: refused too, since nothing says which desired state it applies.
     """
     if not models:
         return None
-    old = [m.model for m in models if m.desired is None]
+    # Its own manifest at least: a model plan never has changes without one.
+    old = [m.model for m in models if Path(m.manifest).as_posix() not in (m.desired or {})]
     if old:
         raise StalePlan(
             "the saved plan does not record which manifests and policies it was made from "
@@ -156,14 +157,18 @@ def check_desired(models: Sequence[ModelPlan], root: Path, plan: Plan) -> str | 
             if found != digest:
                 differ.append(f"  {model_plan.model}: {rel} {_how(found, head is not None)}")
     if differ:
-        dirty = (plan.git or {}).get("dirty")
-        hint = (
-            "The plan was made from uncommitted files: commit them and plan again, or run "
-            "`registry-ops apply` without a plan file."
-            if dirty and head
-            else "A plan made on a branch that is not merged, or before a later commit changed "
-            "these files, would apply what HEAD does not say: run `registry-ops plan` again."
-        )
+        if head is None:
+            hint = "They changed since the plan was made: run `registry-ops plan` again."
+        elif (plan.git or {}).get("dirty"):
+            hint = (
+                "The plan was made from uncommitted files: commit them and plan again, or run "
+                "`registry-ops apply` without a plan file."
+            )
+        else:
+            hint = (
+                "A plan made on a branch that is not merged, or before a later commit changed "
+                "these files, would apply what HEAD does not say: run `registry-ops plan` again."
+            )
         raise StalePlan(
             f"the saved plan was made from other manifests or policies than those {where}:\n"
             + "\n".join(differ)
