@@ -11,6 +11,7 @@ import click
 from registry_ops.cli.context import color, connect, endpoint, global_options, progress, warn
 from registry_ops.core.redact import redact
 from registry_ops.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, RegistryOpsError
+from registry_ops.pipeline.replay import DEFAULT_MAX_AGE, parse_duration, shown
 from registry_ops.render import render
 
 if TYPE_CHECKING:
@@ -18,23 +19,45 @@ if TYPE_CHECKING:
     from registry_ops.pipeline.apply_run import ApplyReport
 
 
+def _max_age(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
 @click.command()
 @global_options
 @click.argument("args", nargs=-1, metavar="[PLAN_FILE] [MODEL]...")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
+@click.option(
+    "--max-age",
+    metavar="DURATION",
+    envvar="REGISTRY_OPS_PLAN_MAX_AGE",
+    show_envvar=True,
+    callback=_max_age,
+    help="Refuse a saved plan older than this (3600, 90m, 24h, 7d). "
+    f"Default: {shown(DEFAULT_MAX_AGE)}.",
+)
 @click.pass_context
-def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
-    """Apply a fresh plan, or a saved one (refused with exit 4 if the registry moved).
+def apply(ctx: click.Context, args: tuple[str, ...], yes: bool, max_age: float | None) -> int:
+    """Apply a fresh plan, or a saved one (refused with exit 4 if it is stale).
 
     A saved plan is applied only if its digest (and its signature, when
     REGISTRY_OPS_PLAN_KEY is set) checks out and it was made for this
-    registry. Each model is changed under a lease, so two applies never
-    write one model at once.
+    registry. It is stale (exit 4) when the registry or the evidence its
+    gates read moved, when HEAD's manifests or policies for the models it
+    changes differ from those it was made from (a plan of a branch never
+    merged, or made before a later commit), when it or a newer plan was
+    applied already, or when it is older than --max-age. Each model is
+    changed under a lease, so two applies never write one model at once.
     """
     from registry_ops.pipeline.apply_run import prepare_apply, run_apply
 
     where = endpoint(ctx)
-    pending = prepare_apply(where, args, lambda: connect(where), warn, progress())
+    pending = prepare_apply(where, args, lambda: connect(where), warn, progress(), max_age)
     render("plan", "text", pending.plan, sys.stdout, color(ctx, sys.stdout))
     blocked = ", ".join(pending.blocked)
     if not pending.runnable:
@@ -54,6 +77,8 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool) -> int:
     warning = pending.uncommitted_warning()
     if warning:
         click.echo(warning, err=True)
+    if pending.commit_note:
+        click.echo(pending.commit_note, err=True)
     report = run_apply(pending, progress=_applied_line)
     if report.log_note:
         click.echo(report.log_note, err=True)

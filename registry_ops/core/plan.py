@@ -5,7 +5,8 @@ evidence for every promotion (gate results and what they read) and, per
 model, a snapshot and fingerprint of the live state it was computed from.
 
 ``digest`` is a SHA-256 over everything apply reads (changes, gate results
-with their evidence, snapshots, target registry, manifests commit, format
+with their evidence, snapshots, the digests of the manifests and policies
+planned from, target registry, manifests commit, creation time, format
 version). Signing it, and checking a saved plan's seal and shape, is
 :mod:`registry_ops.pipeline.seal`'s. Derived fields (``status``,
 ``summary``, ``blocked``) are recomputed on load, never read.
@@ -38,6 +39,9 @@ class ModelPlan:
     evidence: dict[str, Any] = field(default_factory=dict)
     # Aliases and model tags nobody manages (not in the manifest, no prune): shown, not sealed.
     unmanaged: dict[str, Any] = field(default_factory=dict)
+    # The manifest and policies the changes were planned from: path -> digest of its
+    # content (registry_ops.pipeline.binding). None in a plan made before they were recorded.
+    desired: dict[str, str] | None = None
 
     @property
     def blocked(self) -> bool:
@@ -46,7 +50,7 @@ class ModelPlan:
 
     def sealed(self) -> dict[str, Any]:
         """What the digest covers (no derived fields)."""
-        return {
+        sealed = {
             "model": self.model,
             "manifest": self.manifest,
             "changes": [c.sealed() for c in self.changes],
@@ -54,10 +58,15 @@ class ModelPlan:
             "observed": self.snapshot,
             "evidence": jsonable(self.evidence),
         }
+        # Left out when absent, so an older plan's digest still checks out and apply
+        # can refuse it for what it lacks rather than as edited.
+        if self.desired is not None:
+            sealed["desired"] = self.desired
+        return sealed
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
+        """JSON-ready form (``desired`` only where recorded: an older plan renders as saved)."""
+        out = {
             "model": self.model,
             "manifest": self.manifest,
             "blocked": self.blocked,
@@ -67,6 +76,9 @@ class ModelPlan:
             "evidence": jsonable(self.evidence),
             "unmanaged": self.unmanaged,
         }
+        if self.desired is not None:
+            out["desired"] = self.desired
+        return out
 
 
 @dataclass
@@ -164,6 +176,7 @@ class Plan:
                 fingerprint=m["fingerprint"],
                 evidence=m.get("evidence", {}),
                 unmanaged=m.get("unmanaged") or {},
+                desired=m.get("desired"),
             )
             for m in data["models"]
         ]

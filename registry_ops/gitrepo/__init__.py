@@ -3,6 +3,8 @@
 - :mod:`~registry_ops.gitrepo.repo`: opening the repository (gitpython, lazily);
 - :mod:`~registry_ops.gitrepo.facts`: the commit a plan runs from, what differs
   from it, who wrote a line, what HEAD holds;
+- :mod:`~registry_ops.gitrepo.head`: the files HEAD commits, and whether a commit
+  is in HEAD's history (what a saved plan is checked against at apply);
 - :mod:`~registry_ops.gitrepo.revisions` and :mod:`~registry_ops.gitrepo.filelog`:
   files as past commits left them (``history``);
 - :mod:`~registry_ops.gitrepo.branches`: a proposal's commit on a new branch.
@@ -24,6 +26,7 @@ from registry_ops.gitrepo.facts import (
     unchanged_since,
 )
 from registry_ops.gitrepo.filelog import FileRevision
+from registry_ops.gitrepo.head import HeadFiles, contains, head_files
 from registry_ops.gitrepo.revisions import file_history, grep_head, last_paths_with, show_file
 
 __all__ = [
@@ -32,13 +35,16 @@ __all__ = [
     "FileRevision",
     "GitInfo",
     "UNKNOWN_AUTHOR",
+    "HeadFiles",
     "changed_since",
     "commit_on_new_branch",
+    "contains",
     "describe",
     "file_history",
     "find_branch",
     "grep_head",
     "head_file",
+    "head_files",
     "last_paths_with",
     "line_author",
     "repo_relative",

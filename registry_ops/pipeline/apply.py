@@ -83,12 +83,15 @@ def apply_plan(
     provenance: Provenance,
     desired: Sequence[ModelManifest] = (),
     progress: Progress | None = None,
+    admit: Callable[[Sequence[ModelPlan], Observed], None] | None = None,
 ) -> ApplyResult:
     """Apply every unblocked model's changes under its lease; see the module docstring.
 
     With the manifests (``desired``), verification re-plans the applied models
     and fails if anything still differs; a saved plan alone is verified change
-    by change. ``progress`` is told of each change once it landed.
+    by change. ``progress`` is told of each change once it landed. ``admit`` sees
+    the models about to change as read right before the leases, and may refuse
+    the plan by raising (a saved plan applied already: registry_ops.pipeline.replay).
     """
     result = ApplyResult()
     runnable = [m for m in plan.models if m.changes and not m.blocked]
@@ -97,6 +100,8 @@ def apply_plan(
     # Read again even right after a fresh plan: the lease check must see the
     # registry moments before the lease is written, not when the plan began.
     before = authenticated(registry.read_state([m.model for m in runnable]), RecordKey.from_env())
+    if admit is not None:
+        admit(runnable, before)
     check_fresh(runnable, before, registry)
 
     leases: dict[str, Lease] = {}
@@ -141,11 +146,11 @@ def apply_plan(
                 break
             # One write frees the model and records the commit it now reflects.
             lease = leases.pop(model_plan.model)
-            registry.set_model_tag(
-                model_plan.model,
-                LEASE_TAG,
-                released(lease, provenance.commit_label, model_plan.model, RecordKey.from_env()),
+            key = RecordKey.from_env()
+            record = released(
+                lease, provenance.commit_label, model_plan.model, key, plan.created_at
             )
+            registry.set_model_tag(model_plan.model, LEASE_TAG, record)
     finally:
         # Models not finished: free them, keeping the record of the last full apply.
         for name in leases:

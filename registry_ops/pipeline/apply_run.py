@@ -1,9 +1,11 @@
 """The ``apply`` use case around :func:`~registry_ops.pipeline.apply.apply_plan`.
 
 :func:`prepare_apply` finds what to apply: a saved plan (checked like a sealed
-plan is checked, made for this registry, narrowed to the models named) or a
-fresh plan of the manifests. :func:`run_apply` applies it under the current
-provenance, records it in the apply log and returns the report as data.
+plan is checked, made for this registry, not expired, narrowed to the models
+named, made from HEAD's manifests and policies) or a fresh plan of the
+manifests. :func:`run_apply` applies it under the current provenance (the
+plan's commit, or HEAD's when the branch does not hold it), records it in the
+apply log and returns the report as data.
 
 Nothing here prints: warnings and progress go to the callbacks the caller
 passes, and the messages the caller shows come back as text.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +25,7 @@ from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.provenance import Provenance
 from registry_ops.core.redact import redact
 from registry_ops.errors import RegistryOpsError
-from registry_ops.pipeline import audit
+from registry_ops.pipeline import audit, binding, replay
 from registry_ops.pipeline import plan as planning
 from registry_ops.pipeline.apply import ApplyResult, Progress, apply_plan
 from registry_ops.pipeline.seal import load_plan
@@ -55,6 +58,12 @@ class Pending:
     # The manifests of a fresh plan, so verification re-plans against them; None for a
     # saved plan, which is verified change by change.
     desired: Desired | None = None
+    # A saved plan: applied once and in order (registry_ops.pipeline.replay).
+    saved: bool = False
+    # The commit provenance records when it is not the plan's (HEAD's, for a plan made
+    # at a commit the branch does not hold), and the note that says so.
+    commit: str | None = None
+    commit_note: str | None = None
 
     @property
     def runnable(self) -> list[ModelPlan]:
@@ -90,21 +99,29 @@ def prepare_apply(
     connect: Callable[[], Registry],
     warn: Callable[[str], None],
     progress: Callable[[str], None] | None = None,
+    max_age: float | None = None,
 ) -> Pending:
     """What ``apply [PLAN_FILE] [MODEL]...`` applies, and where.
 
     A saved plan is loaded and checked (schema, digest, signature when
-    REGISTRY_OPS_PLAN_KEY is set), must be for this registry and is narrowed to
-    the models named. Otherwise the manifests are planned afresh, as ``plan``
-    plans them: ``warn`` is told of each warning loading them gave, ``progress``
-    of the gates' progress.
+    REGISTRY_OPS_PLAN_KEY is set), must be for this registry, no older than
+    ``max_age`` seconds (default: replay.DEFAULT_MAX_AGE), and is narrowed to the
+    models named; the manifests and policies of the models it changes must be
+    HEAD's (registry_ops.pipeline.binding). Otherwise the manifests are planned
+    afresh, as ``plan`` plans them: ``warn`` is told of each warning loading them
+    gave, ``progress`` of the gates' progress.
     """
     plan_file, names = split_arguments(args)
     if plan_file:
         with open(plan_file, "rb") as stream:
             saved = load_plan(stream, plan_file)
         planning.check_target(saved, endpoint)
-        return Pending(planning.narrow(saved, names), connect())
+        replay.check_age(saved, replay.DEFAULT_MAX_AGE if max_age is None else max_age)
+        saved = planning.narrow(saved, names)
+        runnable = [m for m in saved.models if m.changes and not m.blocked]
+        head = binding.check_desired(runnable, endpoint.root, saved)
+        commit, note = binding.stamped_commit(saved, endpoint.root, head)
+        return Pending(saved, connect(), saved=True, commit=commit, commit_note=note)
     desired, registry, observed = planning.prepare(endpoint, names, connect)
     for warning in desired.warnings:
         warn(warning)
@@ -156,10 +173,14 @@ def run_apply(pending: Pending, progress: Progress | None = None) -> ApplyReport
     plan) and record it in the apply log. ``progress`` is told of each change landed."""
     plan = pending.plan
     git = plan.git or {}
-    provenance = Provenance.current(git.get("commit"), bool(git.get("dirty")), plan.digest)
+    commit = pending.commit if pending.saved else git.get("commit")
+    provenance = Provenance.current(commit, bool(git.get("dirty")), plan.digest)
     desired = pending.desired
     manifests = [desired.manifests[m.model] for m in plan.models] if desired else []
-    outcome = apply_plan(plan, pending.registry, provenance, manifests, progress=progress)
+    admit = partial(replay.check_order, plan) if pending.saved else None
+    outcome = apply_plan(
+        plan, pending.registry, provenance, manifests, progress=progress, admit=admit
+    )
     report = ApplyReport(outcome, pending.blocked)
     # Only an apply that changed something or failed part-way is recorded. A failure to
     # record is a warning: the registry changes already happened, and the exit code

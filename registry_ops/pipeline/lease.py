@@ -138,25 +138,38 @@ class Lease:
         return f"{self.holder}{where}{pid} since {self.since}, until {self.expires}"
 
 
-def released(lease: Lease, commit: str, model: str, key: RecordKey) -> str:
+def released(
+    lease: Lease, commit: str, model: str, key: RecordKey, plan_created_at: str | None = None
+) -> str:
     """The tag value that frees ``model`` after an apply: it records the last applied
-    commit, so releasing and recording cost one write together. Sealed with ``key``
-    (when one is set): the commit decides whether an edit counts as drift."""
+    commit, and the digest and creation time of the plan applied (a saved plan is
+    never applied twice, nor over a newer one: registry_ops.pipeline.replay), so
+    releasing and recording cost one write together. Sealed with ``key`` (when one is
+    set): the commit decides whether an edit counts as drift, the plan what may follow."""
     record = {
         "released": True,
         "last_applied_commit": commit,
         "released_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "by": lease.holder,
         "plan": lease.plan,
+        "plan_created_at": plan_created_at,
     }
     return dump(key.seal(LEASE_KIND, model, None, record))
 
 
-def last_applied_commit(text: str | None, model: str, key: RecordKey) -> str | None:
-    """The last applied commit recorded in ``model``'s lease tag: None if never released,
-    unreadable, or (with a key set) without a valid MAC for this model."""
+def released_record(text: str | None, model: str, key: RecordKey) -> dict[str, Any] | None:
+    """The record of the last apply in ``model``'s lease tag: None while leased, if never
+    released, unreadable, or (with a key set) without a valid MAC for this model."""
     data = load(text)
-    if data is None or not key.check(LEASE_KIND, model, None, data).usable:
+    if data is None or not data.get("released"):
+        return None
+    return data if key.check(LEASE_KIND, model, None, data).usable else None
+
+
+def last_applied_commit(text: str | None, model: str, key: RecordKey) -> str | None:
+    """The last applied commit recorded in ``model``'s lease tag (see :func:`released_record`)."""
+    data = released_record(text, model, key)
+    if data is None:
         return None
     commit = data.get("last_applied_commit")
     return commit if isinstance(commit, str) else None

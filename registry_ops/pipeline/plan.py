@@ -25,6 +25,7 @@ from registry_ops.core.records import RecordKey
 from registry_ops.core.redact import without_credentials
 from registry_ops.core.state import Observed, ObservedModel
 from registry_ops.errors import PlanSealError, RegistryOpsError
+from registry_ops.pipeline import binding
 from registry_ops.pipeline.lease import LEASE_TAG, last_applied_commit
 
 if TYPE_CHECKING:  # the adapter imports mlflow: keep it off validate's path
@@ -175,10 +176,12 @@ def make_plan(
     finally:
         evidence.close()
     _override_authors(model_plans, endpoint.root)
+    binding.bind(model_plans, desired, endpoint.root)
     git = gitinfo.describe(endpoint.root)
     return Plan(
         models=model_plans,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        # Microseconds: saved plans are ordered by it (registry_ops.pipeline.replay).
+        created_at=datetime.now(UTC).isoformat(timespec="microseconds"),
         tracking_uri=endpoint.tracking_id,
         registry_uri=endpoint.registry_id,
         git=git.to_dict() if git else None,
@@ -302,7 +305,7 @@ def empty_plan(endpoint: Endpoint) -> Plan:
     git = gitinfo.describe(endpoint.root)
     return Plan(
         models=[],
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="microseconds"),
         tracking_uri=endpoint.tracking_id,
         registry_uri=endpoint.registry_id,
         git=git.to_dict() if git else None,
