@@ -551,8 +551,8 @@ def status(ctx: click.Context, models: tuple[str, ...], fmt: str) -> int:
     observed = registry.read_state(names)
     names = names or sorted(observed.models)
     missing = [n for n in names if n not in observed.models]
-    metrics = registry.run_metrics(status_mod.holder_runs(names, observed))
-    rows = status_mod.collect(names, observed, metrics, desired)
+    book = registry.read_metrics(status_mod.holder_versions(names, observed))
+    rows = status_mod.collect(names, observed, book, desired)
     if fmt == "json":
         json.dump({"models": [r.to_dict() for r in rows], "missing": missing}, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -608,7 +608,7 @@ def compare(
     metric_names: tuple[str, ...],
     limit: int,
 ) -> int:
-    """Compare versions' run metrics side by side, holders marked, with deltas.
+    """Compare versions' metrics side by side, holders marked, with deltas.
 
     With no VERSION: every version holding an alias or the Production or
     Staging stage, and the newest others, up to --limit. Deltas are against

@@ -38,10 +38,11 @@ from registry_ops import gates
 from registry_ops import gitrepo as gitinfo
 from registry_ops.core.changes import PROMOTION_STAGES, Change
 from registry_ops.core.gate_result import GateResult
+from registry_ops.core.metric_book import MetricBook
 from registry_ops.core.model import Desired, ModelManifest
 from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.planner import plan_models
-from registry_ops.core.state import Observed, ObservedModel
+from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
 from registry_ops.desired import yamldoc
 from registry_ops.errors import InvalidInput, RegistryOpsError
 from registry_ops.pipeline.plan import Endpoint, select
@@ -252,21 +253,18 @@ def branch_name(model: str, target: str, version: int) -> str:
 
 
 class _Metrics:
-    """A metrics fetcher that reads each run once: prefetched in one batch, the rest
-    (runs of other pending promotions) on demand."""
+    """A metrics fetcher that reads each run and logged model once: prefetched in one
+    batch, the rest (those of other pending promotions) on demand."""
 
-    def __init__(self, fetch: gates.MetricsFetcher) -> None:
-        self.fetch = fetch
-        self.cache: dict[str, dict[str, float]] = {}
+    def __init__(self, read: Callable[[Iterable[str], Iterable[str]], MetricBook]) -> None:
+        self.read = read
+        self.book = MetricBook()
 
-    def __call__(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
-        wanted = set(run_ids)
-        missing = wanted - set(self.cache)
-        if missing:
-            read = self.fetch(missing)
-            for run_id in missing:
-                self.cache[run_id] = read.get(run_id, {})
-        return {r: self.cache[r] for r in wanted if self.cache[r]}
+    def __call__(self, versions: Iterable[ObservedVersion]) -> MetricBook:
+        runs, models = self.book.missing(versions)
+        if runs or models:
+            self.book.merge(self.read(runs, models))
+        return self.book
 
 
 @dataclass
@@ -337,7 +335,7 @@ def propose(
             searches.append(_search(root, manifest, model, target))
             outcome.rejected.extend(_in_other_stage(manifest, target))
 
-    metrics = _Metrics(registry.run_metrics)
+    metrics = _Metrics(registry.read_sources)
     metrics(_prefetch(searches, desired))
     evidence = RegistryEvidence(registry, progress)
     context = gates.GateContext(root=root.resolve(), models=evidence)
@@ -398,9 +396,9 @@ def _in_other_stage(manifest: ModelManifest, target: Target) -> list[Rejection]:
     ]
 
 
-def _prefetch(searches: list[_Search], desired: Desired) -> set[str]:
-    """Runs whose metrics the gates will read: every candidate's and the holders'."""
-    runs: set[str] = set()
+def _prefetch(searches: list[_Search], desired: Desired) -> list[ObservedVersion]:
+    """Versions whose metrics the gates will read: every candidate and the holders."""
+    versions: list[ObservedVersion] = []
     for search in searches:
         policy = desired.policies.get(search.target.policy)
         if not search.tries or policy is None:
@@ -414,9 +412,9 @@ def _prefetch(searches: list[_Search], desired: Desired) -> set[str]:
             holders = list(model.stage_holders(search.target.name))
         for number in [*search.tries, *holders]:
             version = model.versions.get(number) if number is not None else None
-            if version is not None and version.run_id:
-                runs.add(version.run_id)
-    return runs
+            if version is not None:
+                versions.append(version)
+    return versions
 
 
 def _first_passing(
