@@ -101,5 +101,6 @@ def pin_reads(
     out: dict[str, dict[str, Any]] = {}
     for metric, dataset in sorted(set(specs), key=lambda s: (s[0], s[1] or "")):
         read = metrics.read(metric, dataset)
-        out[label(metric, dataset)] = {"metric": metric, "dataset": dataset, **read.pin()}
+        # What the gate asked for, next to what it found (a digest asked, a name found).
+        out[label(metric, dataset)] = {"metric": metric, "asked_dataset": dataset, **read.pin()}
     return out

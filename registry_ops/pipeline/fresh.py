@@ -82,7 +82,7 @@ def _stale_metrics(
         return stale
     book = registry.read_metrics(v for _, v, _ in pinned)
     for model_name, version, pins in pinned:
-        specs = [(p["metric"], p.get("dataset")) for p in pins.values()]
+        specs = [(p["metric"], p.get("asked_dataset")) for p in pins.values()]
         live = pin_reads(book.of(version), specs)
         for key, was in sorted(pins.items()):
             now = live.get(key, {})
