@@ -141,9 +141,8 @@ def test_provenance_stamps_are_counted_apart_from_changes() -> None:
         "Plan: 0 changes (+1 provenance stamp) across 1 model."
     )
     mixed = Plan(models=[model_plan("good", [*good_changes(), stamp])])
-    assert render(mixed, "text").rstrip().splitlines()[-1].startswith(
-        "Plan: 9 changes (+1 provenance stamp) across 1 model"
-    )
+    last = render(mixed, "text").rstrip().splitlines()[-1]
+    assert last.startswith("Plan: 9 changes (+1 provenance stamp) across 1 model")
 
 
 def test_text_no_changes_summary() -> None:
