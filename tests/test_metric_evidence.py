@@ -232,3 +232,27 @@ def test_a_gate_names_its_dataset_and_its_source() -> None:
         "(digest bb22), step 0)"
     )
     assert result.evidence["read"]["dataset_digest"] == "bb22"
+
+
+def test_a_relative_gate_names_the_holder_whose_value_is_missing() -> None:
+    gate = MetricGate.create(
+        GateSpec("metric", {"metric": "acc", "baseline": "current", "dataset": "validation"}, 0)
+    )
+    assert gate.name == "acc[validation] >= current holder"
+    mine = evidence([on_model("acc", 0.917, **VALID)])  # type: ignore[arg-type]
+    theirs = VersionMetrics(
+        1, None, "r0", None, RunRecord("r0", {"acc": Reading("acc", 0.9, run_id="r0")})
+    )
+    now = datetime(2024, 6, 1, tzinfo=UTC)
+    candidate = Candidate(
+        "clf", "champion", ObservedVersion(2, run_id=R, model_id=M),
+        ObservedVersion(1, run_id="r0"), mine, theirs, now=now,
+    )  # fmt: skip
+    result = gate.evaluate(candidate)
+    assert not isinstance(result, list) and not result.passed
+    assert result.detail == (
+        "the current holder v1: metric 'acc' of run r0 has no value for dataset 'validation' "
+        "(it has: no dataset: 0.9), so the change in acc cannot be measured"
+    )
+    assert result.evidence["read"]["value"] == 0.917
+    assert "missing" in result.evidence["holder_read"]

@@ -244,8 +244,9 @@ def relative_read_result(
     if isinstance(mine, Missing):
         return GateResult(name, False, mine.reason, evidence=evidence)
     if isinstance(theirs, Missing):
+        assert holder is not None  # only a holder's read can be missing
         detail = (
-            f"the current holder v{holder.version if holder else '?'}: {theirs.reason}, "
+            f"the current holder v{holder.version}: {theirs.reason}, "
             f"so the change in {metric} cannot be measured"
         )
         return GateResult(name, False, detail, observed=mine.value, evidence=evidence)
