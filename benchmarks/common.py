@@ -49,6 +49,13 @@ class SeedModel:
     metrics: list[dict[str, float]]  # one entry per version, version 1 first
     aliases: dict[str, int] = field(default_factory=dict)
     stages: dict[int, str] = field(default_factory=dict)  # version -> stage; others 'None'
+    #: MLflow 3 shape: each version registered from ``models:/m-...``, a logged model of
+    #: its run carrying the same metrics (for the dataset ``validation``)
+    logged_models: bool = False
+
+
+#: The dataset logged-model metrics are seeded for (name, digest).
+SEED_DATASET = ("validation", "5eed0001")
 
 
 def sqlite_uri(path: Path) -> str:
@@ -79,6 +86,9 @@ def bulk_seed(db: Path, experiment: str, models: Iterable[SeedModel], seed: int 
 
     now = int(time.time() * 1000)
     ids = _run_ids(seed)
+    model_ids = _run_ids(seed + 1)
+    logged: list[tuple[Any, ...]] = []
+    logged_metrics: list[tuple[Any, ...]] = []
     runs: list[tuple[Any, ...]] = []
     metrics: list[tuple[Any, ...]] = []
     latest: list[tuple[Any, ...]] = []
@@ -101,10 +111,23 @@ def bulk_seed(db: Path, experiment: str, models: Iterable[SeedModel], seed: int 
             run_tags.append(("mlflow.runName", run_name, run_id))
             metrics += [(k, v, now, run_id, 0, 0) for k, v in values.items()]
             latest += [(k, v, now, 0, 0, run_id) for k, v in values.items()]
-            source = f"runs:/{run_id}/model"
+            source = storage = f"runs:/{run_id}/model"
+            if model.logged_models:
+                model_id = f"m-{next(model_ids)}"
+                source = f"models:/{model_id}"
+                storage = f"{artifact_root}/models/{model_id}/artifacts"
+                # status 2 is READY; the columns as MLflow's store writes them
+                logged.append(
+                    (model_id, experiment_id, "model", storage, now, now, 2, "active", None,
+                     run_id, None)
+                )  # fmt: skip
+                logged_metrics += [
+                    (model_id, k, now, 0, v, experiment_id, run_id, None, *SEED_DATASET)
+                    for k, v in values.items()
+                ]
             versions.append(
                 (model.name, number, now + number, now + number, None, None,
-                 model.stages.get(number, "None"), source, run_id, "READY", None, None, source,
+                 model.stages.get(number, "None"), source, run_id, "READY", None, None, storage,
                  "default")
             )  # fmt: skip
 
@@ -125,6 +148,13 @@ def bulk_seed(db: Path, experiment: str, models: Iterable[SeedModel], seed: int 
                 f'INSERT INTO latest_metrics ("key", value, timestamp, step, is_nan, run_uuid)'
                 f" VALUES ({_marks(6)})",
                 latest,
+            )
+            con.executemany(f"INSERT INTO logged_models VALUES ({_marks(11)})", logged)
+            con.executemany(
+                "INSERT INTO logged_model_metrics (model_id, metric_name, metric_timestamp_ms,"
+                " metric_step, metric_value, experiment_id, run_id, dataset_uuid, dataset_name,"
+                f" dataset_digest) VALUES ({_marks(10)})",
+                logged_metrics,
             )
             con.executemany(
                 "INSERT INTO registered_models (name, creation_time, last_updated_time,"
@@ -197,6 +227,22 @@ def verify_seed(db: Path, expected: Sequence[SeedModel], samples: Sequence[int])
                 raise RuntimeError(f"{spec.name}: run {run.info.run_id} metrics differ")
         if len(runs) != len(by_run):
             raise RuntimeError(f"{spec.name}: {len(runs)} runs found for {len(by_run)} versions")
+        if spec.logged_models:
+            _verify_logged(client, experiment_ids, spec, mvs)
+
+
+def _verify_logged(client: Any, experiment_ids: list[str], spec: SeedModel, mvs: Any) -> None:
+    """Each version's ``models:/m-...`` source is a logged model with the version's metrics."""
+    by_model = {mv.source.removeprefix("models:/"): int(mv.version) for mv in mvs}
+    ids = ", ".join(f"'{m}'" for m in by_model)
+    found = client.search_logged_models(experiment_ids, f"attributes.model_id IN ({ids})")
+    for logged in found:
+        got = {(m.key, m.dataset_name, m.dataset_digest): m.value for m in logged.metrics}
+        want = spec.metrics[by_model[logged.model_id] - 1]
+        if got != {(k, *SEED_DATASET): v for k, v in want.items()}:
+            raise RuntimeError(f"{spec.name}: logged model {logged.model_id} metrics {got}")
+    if len(found) != len(by_model):
+        raise RuntimeError(f"{spec.name}: {len(found)} logged models for {len(by_model)}")
 
 
 def _count(search: Any) -> int:

@@ -1,8 +1,10 @@
 """How fast is ``registry-ops plan`` on a large registry, how many requests, how much memory?
 
 Seeds a registry of MODELS x VERSIONS model versions, each with its own run
-carrying ``val_accuracy`` and ``val_loss``, behind a real local ``mlflow
-server`` (sqlite backend, one worker, 127.0.0.1 only). It then:
+carrying ``val_accuracy`` and ``val_loss`` (with ``--logged-models``, each
+registered from its run's MLflow 3 logged model, which carries them too),
+behind a real local ``mlflow server`` (sqlite backend, one worker, 127.0.0.1
+only). It then:
 
 1. writes one manifest per model (plus a ``production`` policy with metric
    gates) in which a handful of models have a pending promotion
@@ -128,6 +130,7 @@ class Layout:
     models: int
     versions: int
     pending: int
+    logged_models: bool = False
 
     def name(self, index: int) -> str:
         """The registered model name of model ``index`` (zero-padded: sorted = index order)."""
@@ -164,6 +167,7 @@ class Layout:
                     metrics=[self.metrics(index, v) for v in range(1, self.versions + 1)],
                     aliases={ALIAS: holder},
                     stages={holder: STAGE},
+                    logged_models=self.logged_models,
                 )
             )
         return out
@@ -171,6 +175,7 @@ class Layout:
     def cache_file(self, mlflow_version: str) -> Path:
         """Where the seeded sqlite file for this layout is cached."""
         key = f"m{self.models}-v{self.versions}-p{self.pending}-r{LAYOUT_REVISION}"
+        key += "-lm" if self.logged_models else ""
         return CACHE_DIR / f"registry-{key}-mlflow{mlflow_version}.db"
 
 
@@ -500,6 +505,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="models the naive loop really walks; the rest is extrapolated (50)",
     )
     parser.add_argument("--repeat", type=int, default=5, help="plan runs to take the median of (5)")
+    parser.add_argument(
+        "--logged-models",
+        action="store_true",
+        help="MLflow 3 shape: every version registered from its run's logged model (models:/m-"
+        "...), whose metrics (dataset 'validation') the gates read",
+    )
     parser.add_argument("--reseed", action="store_true", help="ignore the cached registry")
     parser.add_argument(
         "--workdir",
@@ -543,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from tests.support.mlflow_server import mlflow_server
 
-    layout = Layout(args.models, args.versions, args.pending)
+    layout = Layout(args.models, args.versions, args.pending, args.logged_models)
     cached = layout.cache_file(mlflow.__version__)
     total_versions = layout.models * layout.versions
     if cached.exists() and not args.reseed:
@@ -674,7 +685,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(
         f"registry-ops plan benchmark: {layout.models:,} models x {layout.versions} versions"
-        f" ({total_versions:,} versions, each with its own run), {layout.pending} pending"
+        f" ({total_versions:,} versions, each with its own run"
+        f"{' and logged model' if layout.logged_models else ''}), {layout.pending} pending"
         " promotion(s)"
     )
     print(

@@ -277,10 +277,11 @@ def test_a_prompt_is_never_managed(backend, workspace, cli):  # type: ignore[no-
     workspace.manifest(name, "description: hijacked\n")
     before = backend.client.get_prompt(name)
     result = cli(*backend.args(workspace.root, "apply", "--yes"))
-    # MLflow's searches hide prompts, so it reads as no such model (and a store that
-    # returned one would be refused as a prompt): either way it is never written.
+    # MLflow's searches hide prompts; the name they did not find is asked for by itself.
     assert result.code == 1
-    assert "does not exist in MLflow" in result.err or "is an MLflow prompt" in result.err
+    assert f"'{name}' is an MLflow prompt, not a registered model" in result.err
+    assert "registry-ops does not manage prompts" in result.err
+    assert "does not exist in MLflow" not in result.err
     after = backend.client.get_prompt(name)
     assert after.description == before.description
     assert not any(k.startswith("registry_ops.") for k in after.tags)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from registry_ops.core.metric_book import MetricBook
 from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
 from registry_ops.errors import RegistryOpsError
 from registry_ops.render.compare import render_json, render_markdown, render_text
@@ -27,11 +28,13 @@ def _model(
     return ObservedModel(name=name, aliases=aliases or {}, versions=versions)
 
 
-METRICS = {
+RUN_METRICS = {
     "run1": {"val_accuracy": 0.7, "val_loss": 0.6},
     "run2": {"val_accuracy": 0.9, "val_loss": 0.2},
     "run3": {"val_accuracy": 0.95},
 }
+# Runs 4 and up were asked for and have no metrics.
+METRICS = MetricBook.of_runs(RUN_METRICS, asked=[f"run{v}" for v in range(1, 20)])
 
 
 def test_champion_is_the_reference_and_deltas_are_against_it() -> None:
@@ -127,20 +130,20 @@ class _Counting:
         wanted = {self.model.name: self.model}
         return Observed({n: wanted[n] for n in names or wanted if n in wanted})
 
-    def run_metrics(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
-        ids = sorted(run_ids)
-        self.calls.append(("run_metrics", ids))
-        return {r: self.metrics[r] for r in ids if r in self.metrics}
+    def read_metrics(self, versions: Iterable[ObservedVersion]) -> MetricBook:
+        ids = sorted(MetricBook.wanted(versions)[0])
+        self.calls.append(("read_metrics", ids))
+        return MetricBook.of_runs({r: self.metrics[r] for r in ids if r in self.metrics}, ids)
 
 
 def test_collect_makes_one_state_read_and_one_metrics_read() -> None:
-    source = _Counting(_model({1: "None", 2: "Production", 3: "None"}), METRICS)
+    source = _Counting(_model({1: "None", 2: "Production", 3: "None"}), RUN_METRICS)
     table = collect(source, "clf")
     assert [c.version for c in table.columns] == [1, 2, 3]
-    assert source.calls == [("read_state", ["clf"]), ("run_metrics", ["run1", "run2", "run3"])]
+    assert source.calls == [("read_state", ["clf"]), ("read_metrics", ["run1", "run2", "run3"])]
     source.calls.clear()
     collect(source, "clf", [3])  # only the compared versions' runs are read
-    assert source.calls[1] == ("run_metrics", ["run3"])
+    assert source.calls[1] == ("read_metrics", ["run3"])
     with pytest.raises(RegistryOpsError, match="model 'nope' is not registered in MLflow"):
         collect(source, "nope")
 
@@ -166,13 +169,18 @@ def test_text_table() -> None:
 
 def test_json_is_strict_with_numbers_and_null_for_nan() -> None:
     model = _model({1: "None", 2: "None"}, {"champion": 1})
-    table = build(model, [1, 2], {"run1": {"a": 1.0, "b": math.nan}, "run2": {"a": 1.5, "b": 2}})
+    runs = {"run1": {"a": 1.0, "b": math.nan}, "run2": {"a": 1.5, "b": 2}}
+    table = build(model, [1, 2], MetricBook.of_runs(runs))
     data = json.loads(_render(table, "json"))
     assert data["model"] == "clf" and data["reference"] == 1 and data["metrics"] == ["a", "b"]
     v1, v2 = data["versions"]
+    source = {"source": "run", "model_id": None, "run_id": "run1", "dataset": None,
+              "dataset_digest": None, "step": 0}  # fmt: skip
     assert v1 == {
-        "version": 1, "holds": ["champion"], "run_id": "run1",
+        "version": 1, "holds": ["champion"], "run_id": "run1", "model_id": None,
         "metrics": {"a": 1.0, "b": None}, "deltas": {},
+        # where each value came from; NaN spelled as a string (strict JSON has none)
+        "sources": {"a": {"value": 1.0, **source}, "b": {"value": "nan", **source}},
     }  # fmt: skip
     assert v2["metrics"] == {"a": 1.5, "b": 2} and v2["deltas"] == {"a": 0.5, "b": None}
 
@@ -183,7 +191,8 @@ def test_markdown_escapes_registry_text() -> None:
         aliases={"champion": 1, "a_b": 2},
         versions={1: ObservedVersion(1, run_id="run1"), 2: ObservedVersion(2, run_id="run2")},
     )
-    table = build(model, [1, 2], {"run1": {"acc|*x*": 0.5}, "run2": {"acc|*x*": 0.75}})
+    runs = {"run1": {"acc|*x*": 0.5}, "run2": {"acc|*x*": 0.75}}
+    table = build(model, [1, 2], MetricBook.of_runs(runs))
     text = _render(table, "markdown")
     assert "<b>" not in text and "&lt;b&gt;m\\|x&lt;/b&gt;" in text
     assert "acc\\|\\*x\\*" in text and "v2 \\[a\\_b\\]" in text
@@ -194,10 +203,11 @@ def test_markdown_escapes_registry_text() -> None:
 def test_the_cap_is_said() -> None:
     model = _model({v: "None" for v in range(1, 15)})
     versions, omitted = select(model)
-    table = build(model, versions, {}, omitted=omitted)
+    empty = MetricBook.of_runs({}, [f"run{v}" for v in versions])
+    table = build(model, versions, empty, omitted=omitted)
     assert "showing 10 of 14 versions" in _render(table, "text")
     assert table.to_dict()["omitted"] == 4 and table.to_dict()["total_versions"] == 14
-    assert "(no metrics logged on these versions' runs)" in _render(table, "text")
+    assert "(no metrics logged on these versions' logged models or runs)" in _render(table, "text")
 
 
 # ---- the command, on every backend ---------------------------------------------------

@@ -12,6 +12,8 @@ import pytest
 
 from registry_ops.core.changes import Change
 from registry_ops.core.gate_result import GateResult
+from registry_ops.core.metric_book import MetricBook
+from registry_ops.core.metrics import Reading
 from registry_ops.core.model import Desired, GateSpec, ModelManifest, Policy, Retention
 from registry_ops.core.plan import ModelPlan
 from registry_ops.core.planner import plan_models
@@ -53,20 +55,25 @@ def version(
 
 
 def candidate(metrics: dict[str, float] | None = None, **kw: Any) -> Candidate:
-    return Candidate("clf", "champion", kw.pop("v", version()), None, metrics, now=NOW, **kw)
+    """A candidate whose source run (if it has one) logged ``metrics``."""
+    v = kw.pop("v", version())
+    runs = {v.run_id: metrics} if v.run_id and metrics is not None else {}
+    book = MetricBook.of_runs(runs, asked=[v.run_id] if v.run_id else [])
+    return Candidate("clf", "champion", v, None, book.of(v), now=NOW, **kw)
 
 
 class Fetcher:
-    """A plain-Python metrics source that records every call."""
+    """A plain-Python metrics source (runs only) that records every call."""
 
     def __init__(self, metrics: dict[str, dict[str, float]]) -> None:
         self.metrics = metrics
         self.calls: list[list[str]] = []
 
-    def __call__(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
-        ids = sorted(run_ids)
+    def __call__(self, versions: Iterable[ObservedVersion]) -> MetricBook:
+        runs, _ = MetricBook.wanted(versions)
+        ids = sorted(runs)
         self.calls.append(ids)
-        return {r: self.metrics[r] for r in ids if r in self.metrics}
+        return MetricBook.of_runs({r: self.metrics[r] for r in ids if r in self.metrics}, ids)
 
 
 def setup(
@@ -128,9 +135,11 @@ def test_metric_bounds_are_inclusive(bounds: dict[str, float], value: float, pas
 
 def test_metric_failure_details_name_value_and_bound() -> None:
     low = one_gate(metric="acc", min=0.9).evaluate(candidate({"acc": 0.5}))
-    assert low.detail == "acc = 0.5, below the minimum 0.9" and low.threshold == 0.9
+    assert low.detail == "acc = 0.5, below the minimum 0.9 (run run2, step 0)"
+    assert low.threshold == 0.9
     high = one_gate(metric="loss", max=0.35).evaluate(candidate({"loss": 0.4}))
-    assert high.detail == "loss = 0.4, above the maximum 0.35" and high.threshold == 0.35
+    assert high.detail == "loss = 0.4, above the maximum 0.35 (run run2, step 0)"
+    assert high.threshold == 0.35
     gate = one_gate(metric="acc", min=0.5, max=1)
     assert gate.name == "acc >= 0.5 and <= 1"
 
@@ -339,7 +348,11 @@ def test_candidate_carries_holder_metrics_target_and_clock(
     (cand,) = SpyGate.seen
     assert (cand.model, cand.target, cand.version.version) == ("clf", "champion", 2)
     assert cand.holder is not None and cand.holder.version == 1
-    assert (cand.metrics, cand.holder_metrics) == ({"acc": 0.95}, {"acc": 0.8})
+    assert cand.metrics is not None and cand.holder_metrics is not None
+    assert (cand.metrics.read("acc"), cand.holder_metrics.read("acc")) == (
+        Reading("acc", 0.95, run_id="r2"),
+        Reading("acc", 0.8, run_id="r1"),
+    )
     assert cand.now == NOW
     assert plans[0].changes[0].gates[0].policy == "spy"
 

@@ -448,9 +448,20 @@ def test_status_without_manifests_lists_whole_registry(cli, backend, tmp_path: P
 
     data = json.loads(cli(*backend.args(root, "status", "--format", "json")).out)
     rows = {row["model"]: row for row in data["models"]}
-    assert rows[a]["holders"] == [
-        {"target": "alias champion", "version": 1, "metrics": {"val_accuracy": 0.75}}
-    ]
+    (holder,) = rows[a]["holders"]
+    run_id = backend.client.get_model_version(a, "1").run_id
+    assert holder == {
+        "target": "alias champion",
+        "version": 1,
+        "metrics": {"val_accuracy": 0.75},
+        "sources": {
+            "val_accuracy": {
+                "value": 0.75, "source": "run", "model_id": None, "run_id": run_id,
+                "dataset": None, "dataset_digest": None, "step": 0,
+            }
+        },
+        "origin": f"run {run_id}",
+    }  # fmt: skip
 
 
 def test_missing_sqlite_database_is_an_error_not_a_new_file(cli, workspace, tmp_path: Path):  # type: ignore[no-untyped-def]

@@ -134,6 +134,17 @@ def test_text_gate_lines_blocked_note_and_summary() -> None:
     assert "      UNGATED: no policy gates alias:challenger" in text
 
 
+def test_provenance_stamps_are_counted_apart_from_changes() -> None:
+    stamp = SetAlias("a", version=1, from_version=1, alias="champion", reason="provenance")
+    only_stamps = Plan(models=[model_plan("a", [stamp]), model_plan("b", [])])
+    assert render(only_stamps, "text").rstrip().splitlines()[-1] == (
+        "Plan: 0 changes (+1 provenance stamp) across 1 model."
+    )
+    mixed = Plan(models=[model_plan("good", [*good_changes(), stamp])])
+    last = render(mixed, "text").rstrip().splitlines()[-1]
+    assert last.startswith("Plan: 9 changes (+1 provenance stamp) across 1 model")
+
+
 def test_text_no_changes_summary() -> None:
     text = render(Plan(models=[model_plan("a", []), model_plan("b", [])]), "text")
     assert text == "No changes. The registry matches the manifests (2 models).\n"

@@ -24,7 +24,8 @@ EVAL_PREFIX = PROVENANCE_PREFIX + "eval."
 
 @dataclass(frozen=True)
 class ObservedVersion:
-    """One model version: its stage (MLflow's string, "None" when unset) and source run."""
+    """One model version: its stage (MLflow's string, "None" when unset), source run and,
+    for a version of an MLflow 3 logged model, that model's id (``m-...``)."""
 
     version: int
     stage: str = "None"
@@ -34,6 +35,22 @@ class ObservedVersion:
     status: str = "READY"
     #: MLflow's last-updated time (ms): a stage change or a description edit sets it
     last_updated_timestamp: int = 0
+    model_id: str | None = None
+
+
+def logged_model_id(model_id: str | None, source: str | None) -> str | None:
+    """The logged model a version was registered from: MLflow's ``model_id`` field, else
+    the id in a ``models:/<id>`` source (the field came back empty on sqlite and over
+    HTTP for versions registered from ``models:/m-...``). ``models:/name/3`` and
+    ``models:/name@alias`` name registered versions, not logged models."""
+    if model_id:
+        return model_id
+    if not source or not source.startswith("models:/"):
+        return None
+    rest = source[len("models:/") :].strip("/")
+    if not rest or "/" in rest or "@" in rest:
+        return None
+    return rest
 
 
 @dataclass(frozen=True)

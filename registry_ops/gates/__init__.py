@@ -1,7 +1,7 @@
 """Promotion gates: one small interface, one module per kind, evidence gathered in batches.
 
 A gate sees a :class:`Candidate` (the version being promoted, the version it
-displaces, their run metrics, and a :class:`GateContext` of evidence
+displaces, their metric evidence, and a :class:`GateContext` of evidence
 providers) and returns one or more :class:`GateResult`, each carrying what it
 read. Gates run only for promotions, i.e. changes that give a version a
 target it does not hold now, and for stamp-only changes (a holder no
@@ -13,8 +13,10 @@ mapping, checks what the schema cannot say and builds the gate. Modules of
 this package are found without an import list (:mod:`registry_ops.gates.kinds`)
 and the policy schema is composed from the kinds (:mod:`registry_ops.gates.schema`).
 
-Evidence is gathered once per plan: run metrics of every candidate and
-displaced holder in one batched read (only if some gate needs metrics);
+Evidence is gathered once per plan: the metrics of every candidate and
+displaced holder (their logged models', else their source runs',
+:mod:`registry_ops.core.metrics`) in one batched read, only if some gate
+needs metrics;
 model facts (signature, a load-and-predict check) and live evaluations
 through the context, cached per plan (evaluations also in the registry).
 Running the gates of a plan, with the rollback exemption and overrides
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from registry_ops.core.gate_result import GateResult
+from registry_ops.core.metrics import VersionMetrics
 from registry_ops.core.model import GateSpec
 from registry_ops.core.state import ObservedModel, ObservedVersion
 
@@ -88,8 +91,9 @@ class Candidate:
     target: str  # the alias or stage name, as `gates:` keys it
     version: ObservedVersion
     holder: ObservedVersion | None
-    metrics: dict[str, float] | None = None  # None: the version has no source run
-    holder_metrics: dict[str, float] | None = None
+    # Metric evidence (logged model, else source run); None when no gate reads metrics.
+    metrics: VersionMetrics | None = None
+    holder_metrics: VersionMetrics | None = None
     now: datetime = field(default_factory=datetime.now)
     observed: ObservedModel | None = None
     context: GateContext = field(default_factory=GateContext)

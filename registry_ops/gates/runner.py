@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from registry_ops.core.changes import Change
+from registry_ops.core.metric_book import MetricBook, pin_reads
 from registry_ops.core.model import Desired, ModelManifest, Policy
 from registry_ops.core.plan import ModelPlan
 from registry_ops.core.provenance import held_since, last_taker
@@ -29,7 +30,8 @@ from registry_ops.core.state import Observed, ObservedModel, ObservedVersion, ve
 from registry_ops.gates import Candidate, Gate, GateContext
 from registry_ops.gates.kinds import build
 
-MetricsFetcher = Callable[[Iterable[str]], dict[str, dict[str, float]]]
+#: Reads the metric evidence (runs and logged models) of these versions, batched.
+MetricsFetcher = Callable[[Iterable[ObservedVersion]], MetricBook]
 _Work = tuple[Change, ModelManifest, Policy, list[Gate], ObservedModel, ModelPlan]
 
 
@@ -43,8 +45,8 @@ def evaluate(
 ) -> None:
     """Run the gates of every promotion in ``plans``, recording results on each change.
 
-    Metrics are fetched in one batch, and only for runs of candidates and of
-    the versions they displace, and only when some gate needs them.
+    Metric evidence is fetched in one batch, and only for candidates and the
+    versions they displace, and only when some gate needs it.
     """
     now = now or datetime.now().astimezone()
     context = context or GateContext(Path(desired.root))
@@ -74,30 +76,31 @@ def evaluate(
             if rollback is not None:
                 change.rollback = rollback
                 change.gates = []
-                _pin(model_plan, [], model.versions[change.version], None, {})
+                _pin(model_plan, [], model.versions[change.version], None, None)
                 continue
             work.append((change, manifest, policy, build(policy), model, model_plan))
 
-    run_ids: set[str] = set()
-    for change, _, _, gates, model, _ in work:
-        if any(g.needs_metrics for g in gates):
-            for v in _pair(change, model):
-                if v is not None and v.run_id:
-                    run_ids.add(v.run_id)
-    metrics = fetch_metrics(run_ids) if run_ids else {}
+    reading = [
+        v
+        for change, _, _, gates, model, _ in work
+        if any(g.needs_metrics for g in gates)
+        for v in _pair(change, model)
+        if v is not None
+    ]
+    runs, models = MetricBook.wanted(reading)
+    book = fetch_metrics(reading) if runs or models else MetricBook()
 
     for change, _, policy, gates, model, model_plan in work:
         version, holder = _pair(change, model)
         assert version is not None
+        needs = any(g.needs_metrics for g in gates)
         candidate = Candidate(
             model=change.model,
             target=change.target_name or "",
             version=version,
             holder=holder,
-            metrics=metrics.get(version.run_id, {}) if version.run_id else None,
-            holder_metrics=(
-                metrics.get(holder.run_id, {}) if holder is not None and holder.run_id else None
-            ),
+            metrics=book.of(version) if needs else None,
+            holder_metrics=book.of(holder) if needs and holder is not None else None,
             now=now,
             observed=model,
             context=context,
@@ -108,13 +111,15 @@ def evaluate(
             outcome = gate.evaluate(candidate)
             for result in outcome if isinstance(outcome, list) else [outcome]:
                 result.policy = policy.name
+                source = {"model_id": version.model_id} if version.model_id else {}
                 result.evidence = {
                     "version": version.version,
                     "run_id": version.run_id,
+                    **source,
                     **result.evidence,
                 }
                 change.gates.append(result)
-        _pin(model_plan, gates, version, holder, metrics)
+        _pin(model_plan, gates, version, holder, book if needs else None)
 
 
 def restamp(change: Change) -> bool:
@@ -167,16 +172,20 @@ def _pin(
     gates: list[Gate],
     version: ObservedVersion,
     holder: ObservedVersion | None,
-    metrics: dict[str, dict[str, float]],
+    book: MetricBook | None,
 ) -> None:
-    """Record what the gates read, so a saved plan is refused once any of it changed."""
+    """Record what the gates read, so a saved plan is refused once any of it changed:
+    the version facts, and each metric as read (value and source, or why it is missing)."""
     facts = model_plan.evidence.setdefault("versions", {})
-    runs = model_plan.evidence.setdefault("metrics", {})
-    names = {m for g in gates if isinstance(m := getattr(g, "metric", None), str)}
+    specs = {
+        (m, getattr(g, "dataset", None))
+        for g in gates
+        if isinstance(m := getattr(g, "metric", None), str)
+    }
     for v in (version, holder):
         if v is None:
             continue
         facts[str(v.version)] = version_facts(v)
-        if v.run_id and names:
-            read = metrics.get(v.run_id, {})
-            runs.setdefault(v.run_id, {}).update({n: read.get(n) for n in sorted(names)})
+        if specs and book is not None:
+            reads = model_plan.evidence.setdefault("metric_reads", {})
+            reads.setdefault(str(v.version), {}).update(pin_reads(book.of(v), specs))

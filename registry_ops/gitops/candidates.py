@@ -6,7 +6,7 @@ newest that passes one or more of them is proposed for those."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -14,10 +14,11 @@ from typing import Any
 from registry_ops import gates
 from registry_ops import gitrepo as gitinfo
 from registry_ops.core.changes import PROMOTION_STAGES, Change
+from registry_ops.core.metric_book import MetricBook
 from registry_ops.core.model import Desired, ModelManifest
 from registry_ops.core.plan import ModelPlan
 from registry_ops.core.planner import plan_models
-from registry_ops.core.state import Observed, ObservedModel
+from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
 from registry_ops.errors import InvalidInput
 from registry_ops.gitops.proposals import (
     ALREADY_PROPOSED,
@@ -96,21 +97,18 @@ def hypothetical(manifest: ModelManifest, targets: Sequence[Target], version: in
 
 
 class Metrics:
-    """A metrics fetcher that reads each run once: prefetched in one batch, the rest
-    (runs of other pending promotions) on demand."""
+    """A metrics fetcher that reads each run and logged model once: prefetched in one
+    batch, the rest (those of other pending promotions) on demand."""
 
-    def __init__(self, fetch: gates.MetricsFetcher) -> None:
-        self.fetch = fetch
-        self.cache: dict[str, dict[str, float]] = {}
+    def __init__(self, read: Callable[[Iterable[str], Iterable[str]], MetricBook]) -> None:
+        self.read = read
+        self.book = MetricBook()
 
-    def __call__(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
-        wanted = set(run_ids)
-        missing = wanted - set(self.cache)
-        if missing:
-            read = self.fetch(missing)
-            for run_id in missing:
-                self.cache[run_id] = read.get(run_id, {})
-        return {r: self.cache[r] for r in wanted if self.cache[r]}
+    def __call__(self, versions: Iterable[ObservedVersion]) -> MetricBook:
+        runs, models = self.book.missing(versions)
+        if runs or models:
+            self.book.merge(self.read(runs, models))
+        return self.book
 
 
 @dataclass
@@ -164,9 +162,9 @@ def in_other_stage(manifest: ModelManifest, target: Target) -> list[Rejection]:
     ]
 
 
-def prefetch(searches: list[Search], desired: Desired) -> set[str]:
-    """Runs whose metrics the gates will read: every candidate's and the holders'."""
-    runs: set[str] = set()
+def prefetch(searches: list[Search], desired: Desired) -> list[ObservedVersion]:
+    """Versions whose metrics the gates will read: every candidate and the holders."""
+    versions: list[ObservedVersion] = []
     for search in searches:
         model = search.model
         for target in search.targets:
@@ -182,9 +180,9 @@ def prefetch(searches: list[Search], desired: Desired) -> set[str]:
                 holders = list(model.stage_holders(target.name))
             for number in [*tries, *holders]:
                 version = model.versions.get(number) if number is not None else None
-                if version is not None and version.run_id:
-                    runs.add(version.run_id)
-    return runs
+                if version is not None:
+                    versions.append(version)
+    return versions
 
 
 def first_passing(

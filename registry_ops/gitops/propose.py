@@ -143,7 +143,7 @@ def propose(
         for target in targets:
             outcome.rejected.extend(in_other_stage(manifest, target))
 
-    metrics = Metrics(registry.run_metrics)
+    metrics = Metrics(registry.read_sources)
     metrics(prefetch(searches, desired))
     evidence = RegistryEvidence(registry, progress)
     context = gates.GateContext(root=root.resolve(), models=evidence)

@@ -29,8 +29,9 @@ from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.planner import plan_models
 from registry_ops.core.provenance import PROVENANCE_TAG, Provenance, stamp
 from registry_ops.core.records import RecordKey
-from registry_ops.core.state import Observed, ObservedModel, fingerprint, snapshot_of, version_facts
+from registry_ops.core.state import Observed, ObservedModel
 from registry_ops.errors import ApplyFailed, LeaseHeld, RegistryOpsError, StalePlan
+from registry_ops.pipeline.fresh import check_fresh
 from registry_ops.pipeline.lease import LEASE_TAG, Lease, released, settle
 from registry_ops.registry import Registry
 
@@ -294,60 +295,6 @@ def _settle_in_flight(outcome: ModelOutcome, registry: Registry) -> None:
     except RegistryOpsError:
         return  # unreachable: unknown
     outcome.failed_landed = live is not None and change.holds(live)
-
-
-def check_fresh(models: Sequence[ModelPlan], observed: Observed, registry: Registry) -> None:
-    """Raise StalePlan unless every model, and every piece of evidence its gates
-    read (version facts, run metrics), is still as the plan saw it."""
-    stale = []
-    for model_plan in models:
-        now = observed.get(model_plan.model)
-        if fingerprint(snapshot_of(now)) != model_plan.fingerprint:
-            moved = _what_moved(model_plan.snapshot, snapshot_of(now))
-            stale.append(f"  {model_plan.model}: {moved}")
-            continue
-        assert now is not None
-        for number, facts in sorted(model_plan.evidence.get("versions", {}).items()):
-            version = now.versions.get(int(number))
-            live = version_facts(version) if version else None
-            if live != facts:
-                what = _diff_keys(facts, live)
-                stale.append(f"  {model_plan.model}: evidence of v{number} changed ({what})")
-    runs = {
-        run: wanted
-        for model_plan in models
-        for run, wanted in model_plan.evidence.get("metrics", {}).items()
-    }
-    if runs and not stale:
-        metrics = registry.run_metrics(runs)
-        for run, wanted in sorted(runs.items()):
-            for name, value in sorted(wanted.items()):
-                now_value = metrics.get(run, {}).get(name)
-                if now_value != value and not (_nan(now_value) and _nan(value)):
-                    stale.append(f"  run {run}: metric {name} is now {now_value}, was {value}")
-    if stale:
-        raise StalePlan(
-            "the saved plan is stale: the registry changed since it was made\n"
-            + "\n".join(stale)
-            + "\nRun `registry-ops plan` again."
-        )
-
-
-def _nan(value: object) -> bool:
-    return isinstance(value, float) and value != value or value == "nan"
-
-
-def _diff_keys(before: dict[str, object] | None, after: dict[str, object] | None) -> str:
-    if before is None or after is None:
-        return "version created or deleted"
-    return ", ".join(k for k in sorted(before) if before.get(k) != after.get(k)) or "facts"
-
-
-def _what_moved(before: dict[str, object] | None, after: dict[str, object] | None) -> str:
-    if before is None or after is None:
-        return "model was created or deleted"
-    moved = [key for key in sorted(before) if before.get(key) != after.get(key)]
-    return (", ".join(moved) or "state") + " changed"
 
 
 def _verify_all(

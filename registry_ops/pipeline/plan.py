@@ -165,6 +165,8 @@ def make_plan(
     else:
         wanted = set(chosen)
         observed = Observed({n: m for n, m in observed.models.items() if n in wanted})
+    # MLflow's searches hide prompts: a manifest naming one must hear that, not "no such model".
+    observed.models.update(registry.prompts(n for n in chosen if n not in observed.models))
     # Records without a valid MAC decide nothing: they are out of every reader's view.
     observed = authenticated(observed, RecordKey.from_env())
     model_plans = plan_models([desired.manifests[n] for n in chosen], observed)
@@ -172,7 +174,7 @@ def make_plan(
     evidence = RegistryEvidence(registry, progress)
     context = gates.GateContext(root=endpoint.root.resolve(), models=evidence)
     try:
-        gates.evaluate(model_plans, desired, observed, registry.run_metrics, context=context)
+        gates.evaluate(model_plans, desired, observed, registry.read_metrics, context=context)
     finally:
         evidence.close()
     _override_authors(model_plans, endpoint.root)

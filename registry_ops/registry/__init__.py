@@ -8,6 +8,8 @@
   :class:`~registry_ops.errors.RegistryError`, one sentence, credentials redacted;
 * :mod:`~registry_ops.registry.reads`: batched reads (a handful of paged
   searches for the state of N models, never a call per version);
+* :mod:`~registry_ops.registry.metrics`: metric evidence, batched too: the
+  runs and MLflow 3 logged models the versions name;
 * :mod:`~registry_ops.registry.writes`: registry writes, one request each;
 * :mod:`~registry_ops.registry.applylog`: experiments and runs (the apply log).
 
@@ -20,13 +22,14 @@ this package does not import mlflow.
 
 from __future__ import annotations
 
+from registry_ops.registry.metrics import MetricReads
 from registry_ops.registry.reads import Reads
 from registry_ops.registry.writes import Writes
 
 __all__ = ["Registry"]
 
 
-class Registry(Reads, Writes):
+class Registry(Reads, MetricReads, Writes):
     """A connection to one MLflow tracking server and model registry.
 
     ``Registry(tracking_uri, registry_uri=None, on_retry=None)``: ``on_retry``

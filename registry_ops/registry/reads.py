@@ -1,9 +1,8 @@
 """Batched reads of the registry: the state of N models in a handful of paged searches.
 
 Never a call per version: the whole state of many models costs two paged
-searches, a few models two name-filtered searches each. Run metrics are
-fetched only for the runs a plan needs, in chunks of
-``attributes.run_id IN (...)``.
+searches, a few models two name-filtered searches each. Metric evidence (runs
+and logged models) is read in :mod:`registry_ops.registry.metrics`.
 """
 
 from __future__ import annotations
@@ -12,10 +11,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
+from registry_ops.core.state import Observed, ObservedModel, ObservedVersion, logged_model_id
 from registry_ops.registry.connection import Connection
 
-__all__ = ["MODELS_PAGE", "PER_NAME_LIMIT", "RUN_ID_CHUNK", "VERSIONS_PAGE", "Reads"]
+__all__ = ["MODELS_PAGE", "PER_NAME_LIMIT", "RUN_ID_CHUNK", "VERSIONS_PAGE", "Reads", "in_filters"]
 
 MODELS_PAGE = 1_000  # server maximum for search_registered_models
 VERSIONS_PAGE = 200_000  # server maximum for search_model_versions
@@ -34,7 +33,7 @@ def _unquotable(name: str) -> bool:
     return any(q in name for q in "'\"\\")
 
 
-def _in_filters(field: str, values: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
+def in_filters(field: str, values: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
     """``field IN (...)`` filters over ``values``, in chunks well below the size at
     which MLflow's filter parser breaks (~5,000 values)."""
     for start in range(0, len(values), RUN_ID_CHUNK):
@@ -61,6 +60,7 @@ def _observed_version(mv: Any) -> ObservedVersion:
         tags=dict(mv.tags or {}),
         status=str(mv.status or "READY"),
         last_updated_timestamp=int(mv.last_updated_timestamp or 0),
+        model_id=logged_model_id(getattr(mv, "model_id", None), getattr(mv, "source", None)),
     )
 
 
@@ -102,6 +102,8 @@ def _all_versions_json(registry_uri: str) -> list[Any]:
                 last_updated_timestamp=mv.get("last_updated_timestamp", 0),
                 tags={t["key"]: t.get("value", "") for t in mv.get("tags", ())},
                 status=mv.get("status", ""),
+                source=mv.get("source", ""),
+                model_id=mv.get("model_id", ""),
             )
             for mv in body.get("model_versions", ())
         ]
@@ -177,38 +179,21 @@ class Reads(Connection):
             all_versions = pool.submit(_all_versions_json, self.uris["registry_uri"])
             return registered.result(), all_versions.result()
 
-    def _experiments(self) -> list[str]:
-        if self._experiment_ids is None:
-            from mlflow.entities import ViewType
+    def prompts(self, names: Iterable[str]) -> dict[str, ObservedModel]:
+        """Which of ``names`` are MLflow prompts: one GET each (for names a read did not find).
 
-            # Deleted experiments too: a registered version's run may live in one.
-            self._experiment_ids = [
-                e.experiment_id
-                for e in self.pages(
-                    self.client.search_experiments, view_type=ViewType.ALL, max_results=1000
-                )
-            ]
-        return self._experiment_ids
+        MLflow's searches leave prompts out, so a manifest naming one would read as
+        "no such model"; the registry client's GET returns it with its prompt tag.
+        """
+        from registry_ops.core.state import PROMPT_TAG
 
-    def run_metrics(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
-        """Latest value of every metric of each run, in a few batched searches."""
-        ids = sorted(set(run_ids))
-        if not ids:
-            return {}
-        out: dict[str, dict[str, float]] = {}
-        with self.calling("run metrics read"):
-            from mlflow.entities import ViewType
-
-            experiments = self._experiments()
-            for flt, chunk in _in_filters("attributes.run_id", ids):
-                for run in self.pages(
-                    self.client.search_runs,
-                    experiment_ids=experiments,
-                    filter_string=flt,
-                    run_view_type=ViewType.ALL,
-                    max_results=len(chunk),
-                ):
-                    out[run.info.run_id] = dict(run.data.metrics)
+        out: dict[str, ObservedModel] = {}
+        for name in sorted(set(names)):
+            rm = self._get_model(name)
+            # The entity's ``tags`` hide the prompt tag; its proto keeps every tag.
+            tags = {t.key: t.value for t in rm.to_proto().tags} if rm is not None else {}
+            if tags.get(PROMPT_TAG, "").lower() == "true":
+                out[name] = ObservedModel(name=name, tags=tags)
         return out
 
     # ---- reads for apply -----------------------------------------------------
@@ -284,7 +269,7 @@ class Reads(Connection):
         plain = [n for n in wanted if not _unquotable(n)]
         out: dict[str, dict[int, ObservedVersion]] = {n: {} for n in wanted}
         with self.calling("reading model versions"):
-            for flt, _ in _in_filters("name", plain):
+            for flt, _ in in_filters("name", plain):
                 for mv in self.pages(
                     self._writer.search_model_versions,
                     filter_string=flt,

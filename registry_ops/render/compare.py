@@ -60,13 +60,15 @@ def render_text(comparison: Comparison, stream: IO[str], color: bool = False) ->
     rows = [["metric", *(_header(comparison, c) for c in comparison.columns)]]
     rows += [[m, *(_cell(c, m) for c in comparison.columns)] for m in comparison.metrics]
     rows.append(["run", *((c.run_id or "-")[:8] for c in comparison.columns)])
+    if any(c.model_id for c in comparison.columns):
+        rows.append(["logged model", *((c.model_id or "-")[:10] for c in comparison.columns)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     stream.write("\n")
     for row in rows:
         line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
         stream.write(line.rstrip() + "\n")
     if not comparison.metrics:
-        stream.write("(no metrics logged on these versions' runs)\n")
+        stream.write("(no metrics logged on these versions' logged models or runs)\n")
 
 
 def render_json(comparison: Comparison, stream: IO[str], color: bool = False) -> None:
@@ -92,5 +94,8 @@ def render_markdown(comparison: Comparison, stream: IO[str], color: bool = False
         stream.write(f"| {escape(metric)} | " + " | ".join(cells) + " |\n")
     runs = [escape((c.run_id or "-")[:8]) for c in comparison.columns]
     stream.write("| run | " + " | ".join(runs) + " |\n")
+    if any(c.model_id for c in comparison.columns):
+        models = [escape((c.model_id or "-")[:10]) for c in comparison.columns]
+        stream.write("| logged model | " + " | ".join(models) + " |\n")
     if not comparison.metrics:
-        stream.write("\n_no metrics logged on these versions' runs_\n")
+        stream.write("\n_no metrics logged on these versions' logged models or runs_\n")

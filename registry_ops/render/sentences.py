@@ -20,10 +20,14 @@ def summary(plan: Plan) -> str:
         return f"No changes. The registry matches the manifests ({n} model{'s' * (n != 1)})."
     changed = [m for m in plan.models if m.changes]
     blocked = [m for m in plan.models if m.blocked]
-    line = (
-        f"Plan: {len(changes)} change{'s' * (len(changes) != 1)} "
-        f"across {len(changed)} model{'s' * (len(changed) != 1)}"
-    )
+    # Stamping provenance on a version that already holds its target changes nothing
+    # anyone would review: count it apart.
+    stamps = sum(1 for c in changes if c.reason == "provenance")
+    real = len(changes) - stamps
+    counted = f"{real} change{'s' * (real != 1)}"
+    if stamps:
+        counted += f" (+{stamps} provenance stamp{'s' * (stamps != 1)})"
+    line = f"Plan: {counted} across {len(changed)} model{'s' * (len(changed) != 1)}"
     if blocked:
         names = ", ".join(m.model for m in blocked)
         line += f"; blocked by gates: {names}"

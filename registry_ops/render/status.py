@@ -20,7 +20,11 @@ def render_text(report: StatusReport, stream: IO[str], color: bool = False) -> N
         width = max((len(h.target) for h in row.holdings), default=0)
         for h in row.holdings:
             metrics = "  ".join(f"{k}={v:.4g}" for k, v in h.metrics.items())
-            stream.write(f"  {h.target.ljust(width)}  v{h.version:<4} {metrics}".rstrip() + "\n")
+            where = f"  ({h.origin})" if h.metrics else ""
+            line = f"  {h.target.ljust(width)}  v{h.version:<4} {metrics}{where}"
+            stream.write(line.rstrip() + "\n")
+            for note in dict.fromkeys(s["note"] for s in h.sources.values() if s.get("note")):
+                stream.write(f"  {''.ljust(width)}  note: {note}\n")
         plural = "s" if row.versions != 1 else ""
         stream.write(f"  {row.versions} version{plural}, {row.archived} archived\n\n")
 

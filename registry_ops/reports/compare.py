@@ -1,12 +1,17 @@
-"""Versions of one model side by side: run metrics, who holds what, deltas.
+"""Versions of one model side by side: metrics, who holds what, deltas.
 
 ``registry-ops compare MODEL [VERSION...]`` is built here as plain data, so
 the table logic is tested without MLflow: :func:`select` picks the versions
 (from an :class:`~registry_ops.core.state.ObservedModel`), :func:`build` lays out
-the table from their runs' metrics, and :func:`collect` does both around the
-adapter's two batched reads (``read_state([model])`` and one
-``run_metrics(run_ids)``), never a call per version. Renderers live in
+the table from their metric evidence, and :func:`collect` does both around the
+adapter's batched reads (``read_state([model])`` and one
+``read_metrics(versions)``), never a call per version. Renderers live in
 :mod:`registry_ops.render.compare`.
+
+A version's metrics are read as gates and ``status`` read them
+(:mod:`registry_ops.core.metrics`): its logged model's, else its source run's;
+a metric logged per dataset is one row per dataset (``accuracy[validation]``),
+and each value keeps its source.
 
 The reference column, the one deltas are taken against, is the first of:
 
@@ -26,7 +31,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from registry_ops.core.state import Observed, ObservedModel
+from registry_ops.core.gate_result import jsonable
+from registry_ops.core.metric_book import MetricBook
+from registry_ops.core.metrics import Reading
+from registry_ops.core.state import Observed, ObservedModel, ObservedVersion
 from registry_ops.errors import RegistryOpsError
 
 #: Versions shown when none are named: enough to see a trend, narrow enough to read.
@@ -45,8 +53,8 @@ class MetricsSource(Protocol):
         """Batched read of the named models."""
         ...
 
-    def run_metrics(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
-        """Latest metrics of each run, batched."""
+    def read_metrics(self, versions: Iterable[ObservedVersion]) -> MetricBook:
+        """The metric evidence of the versions (runs and logged models), batched."""
         ...
 
 
@@ -60,6 +68,9 @@ class Column:
     metrics: dict[str, float]
     #: metric -> this version's value minus the reference's; empty for the reference itself
     deltas: dict[str, float] = field(default_factory=dict)
+    model_id: str | None = None  # the version's logged model (MLflow 3)
+    #: metric -> where its value came from (logged model or run, dataset, step, note)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -90,14 +101,22 @@ class Comparison:
         return next(c for c in self.columns if c.version == version)
 
     def note(self) -> str | None:
-        """What the default cap left out, in one sentence; None when nothing was."""
-        if not self.omitted:
-            return None
-        return (
-            f"showing {len(self.columns)} of {self.total_versions} versions (the newest, and "
-            f"every alias and Production/Staging holder); name versions to compare others, "
-            f"or raise --limit"
-        )
+        """What the default cap left out, and what to know about values shown (a deleted
+        run, a run's value standing in for its logged model's); None when nothing."""
+        notes = [
+            f"v{c.version} {name}: {source['note']}"
+            for c in self.columns
+            for name, source in c.sources.items()
+            if source.get("note")
+        ]
+        if self.omitted:
+            notes.insert(
+                0,
+                f"showing {len(self.columns)} of {self.total_versions} versions (the newest, "
+                f"and every alias and Production/Staging holder); name versions to compare "
+                f"others, or raise --limit",
+            )
+        return "; ".join(notes) or None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; non-finite numbers (MLflow allows NaN) become null."""
@@ -112,8 +131,10 @@ class Comparison:
                     "version": c.version,
                     "holds": list(c.holds),
                     "run_id": c.run_id,
+                    "model_id": c.model_id,
                     "metrics": {k: _finite(v) for k, v in c.metrics.items()},
                     "deltas": {k: _finite(_tidy(v)) for k, v in c.deltas.items()},
+                    "sources": jsonable(c.sources),
                 }
                 for c in self.columns
             ],
@@ -215,27 +236,40 @@ def reference(model: ObservedModel, versions: Sequence[int]) -> tuple[int | None
     return versions[0], "first"
 
 
+def _rows(metric_names: Sequence[str], tables: Iterable[dict[str, Reading]]) -> list[str]:
+    """The row labels: every one any version has, sorted; or those ``metric_names`` pick,
+    in their order (a name picks its own row and its rows per dataset)."""
+    found: dict[str, str] = {}
+    for table in tables:
+        found.update((name, r.key) for name, r in table.items())
+    if not metric_names:
+        return sorted(found)
+    rows: list[str] = []
+    for wanted in dict.fromkeys(metric_names):
+        picked = [n for n in sorted(found) if wanted in (n, found[n])] or [wanted]
+        rows += [n for n in picked if n not in rows]
+    return rows
+
+
 def build(
     model: ObservedModel,
     versions: Sequence[int],
-    run_metrics: dict[str, dict[str, float]],
+    book: MetricBook,
     metric_names: Sequence[str] = (),
     total_versions: int | None = None,
     omitted: int = 0,
 ) -> Comparison:
-    """The comparison of ``versions`` of ``model``, from their runs' metrics.
+    """The comparison of ``versions`` of ``model``, from their metric evidence.
 
     ``metric_names`` picks and orders the rows; by default every metric any
-    compared version's run has, sorted by name. A version without a run, or
-    whose run lacks a metric, shows no value and no delta for it.
+    compared version has (one row per dataset it was logged for), sorted by
+    name. A version lacking a metric shows no value and no delta for it.
     """
     ref, ref_by = reference(model, versions)
     columns: list[Column] = []
-    values: dict[int, dict[str, float]] = {}
-    for version in versions:
-        run_id = model.versions[version].run_id
-        values[version] = dict(run_metrics.get(run_id, {})) if run_id else {}
-    names = list(dict.fromkeys(metric_names)) or sorted({k for m in values.values() for k in m})
+    tables = {v: book.of(model.versions[v]).table() for v in versions}
+    names = _rows(metric_names, tables.values())
+    values = {v: {k: r.value for k, r in t.items()} for v, t in tables.items()}
     base = values.get(ref, {}) if ref is not None else {}
     for version in versions:
         mine = {k: values[version][k] for k in names if k in values[version]}
@@ -244,13 +278,16 @@ def build(
             if version == ref
             else {k: mine[k] - base[k] for k in names if k in mine and k in base}
         )
+        observed = model.versions[version]
         columns.append(
             Column(
                 version=version,
                 holds=holds(model, version),
-                run_id=model.versions[version].run_id,
+                run_id=observed.run_id,
                 metrics=mine,
                 deltas=deltas,
+                model_id=observed.model_id,
+                sources={k: tables[version][k].to_dict() for k in mine},
             )
         )
     return Comparison(
@@ -271,7 +308,7 @@ def collect(
     metric_names: Sequence[str] = (),
     limit: int = DEFAULT_LIMIT,
 ) -> Comparison:
-    """Read ``model`` and its compared versions' run metrics (two batched reads) and build.
+    """Read ``model`` and its compared versions' metrics (batched reads) and build.
 
     Raises:
         RegistryOpsError: the model is not registered, or a named version does not exist.
@@ -280,6 +317,7 @@ def collect(
     if observed is None:
         raise RegistryOpsError(f"model {model!r} is not registered in MLflow")
     versions, omitted = select(observed, requested, limit)
-    runs = {r for v in versions if (r := observed.versions[v].run_id)}
-    metrics = registry.run_metrics(runs) if runs else {}
-    return build(observed, versions, metrics, metric_names, omitted=omitted)
+    chosen = [observed.versions[v] for v in versions]
+    runs, models = MetricBook.wanted(chosen)
+    book = registry.read_metrics(chosen) if runs or models else MetricBook()
+    return build(observed, versions, book, metric_names, omitted=omitted)
