@@ -28,6 +28,7 @@ from registry_ops.core.plan import ModelPlan, Plan
 from registry_ops.core.planner import plan_models
 from registry_ops.core.provenance import PROVENANCE_TAG, Provenance, stamp
 from registry_ops.core.state import Observed, ObservedModel, fingerprint, snapshot_of, version_facts
+from registry_ops.core.text import printable
 from registry_ops.errors import ApplyFailed, LeaseHeld, RegistryOpsError, StalePlan
 from registry_ops.pipeline.lease import LEASE_TAG, Lease, released, settle
 from registry_ops.registry import Registry
@@ -133,7 +134,7 @@ def apply_plan(
                 continue
             except RegistryOpsError as exc:
                 outcome.error = str(exc)
-                result.error = f"{model_plan.model}: {exc}"
+                result.error = f"{printable(model_plan.model)}: {exc}"
                 result.error_code = exc.exit_code
                 _settle_in_flight(outcome, registry)
                 break
@@ -174,7 +175,8 @@ def _apply_model(
     moved = _moved_since(model_plan, head)
     if head is None or before is None or moved:
         raise StalePlan(
-            f"{name} changed while this apply waited for its lease: {moved or 'deleted'}; "
+            f"{printable(name)} changed while this apply waited for its lease: "
+            f"{moved or 'deleted'}; "
             "plan again"
         )
     live = before
@@ -318,7 +320,7 @@ def check_fresh(models: Sequence[ModelPlan], observed: Observed, registry: Regis
     if stale:
         raise StalePlan(
             "the saved plan is stale: the registry changed since it was made\n"
-            + "\n".join(stale)
+            + "\n".join(map(printable, stale))
             + "\nRun `registry-ops plan` again."
         )
 
@@ -354,7 +356,8 @@ def _verify_all(
     if leftover:
         raise ApplyFailed(
             "after applying, the registry still differs from the manifests "
-            "(another writer may be changing it; plan again):\n" + "\n".join(leftover)
+            "(another writer may be changing it; plan again):\n"
+            + "\n".join(map(printable, leftover))
         )
 
 
@@ -369,5 +372,5 @@ def verify(applied: list[ModelPlan], observed: Observed) -> None:
     if wrong:
         raise ApplyFailed(
             "after applying, the registry does not show these changes "
-            "(another writer may have moved them; plan again):\n" + "\n".join(wrong)
+            "(another writer may have moved them; plan again):\n" + "\n".join(map(printable, wrong))
         )
