@@ -160,7 +160,8 @@ def test_a_single_string_fallback_is_one_target(store: dict[str, Any], targets: 
 def test_process_state_is_left_as_it_was(store: dict[str, Any], targets: Any) -> None:
     targets.set_registered_model_alias("const", "champion", "1")
     keys = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT",
-            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")  # fmt: skip
+            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")  # fmt: skip
     before = {k: os.environ.get(k) for k in keys}
     pool = logging.getLogger("urllib3.connectionpool")
     pool_before = (pool.propagate, list(pool.handlers))

@@ -367,6 +367,50 @@ def test_a_policy_with_every_kind_of_mistake(cli, workspace):  # type: ignore[no
         assert expected in result.err, (expected, result.err)
 
 
+@only(SQLITE, HTTP_SQLITE)
+def test_a_holdout_from_the_registrys_artifact_store(  # type: ignore[no-untyped-def]
+    cli, backend, workspace, versions, tmp_path
+):
+    """The documented URI forms of a holdout work in a plan: a run's artifact (runs:/)
+    on the sqlite store, a file in the server's artifact store (mlflow-artifacts:/)."""
+    csv = tmp_path / "holdout.csv"
+    models.holdout().to_csv(csv, index=False)
+    if backend.http:
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        where = f"mlflow-artifacts:/holdouts/{backend.token}"
+        get_artifact_repository(where, tracking_uri=backend.uri).log_artifact(str(csv))
+        dataset = f"{where}/holdout.csv"
+    else:
+        run = backend.client.create_run(backend.seeder.experiment)
+        backend.client.log_artifact(run.info.run_id, str(csv))
+        dataset = f"runs:/{run.info.run_id}/holdout.csv"
+    workspace.policy("live", EVALUATE.replace("data/holdout.csv", dataset))
+    workspace.manifest(versions, "aliases: {champion: 1}\ngates: {champion: live}\n")
+    change = change_for(plan_json(cli, backend, workspace), "champion")
+    gates = {g["name"]: g for g in change["gates"]}
+    assert change["blocked"] is False, gates
+    assert gates[f"accuracy >= 0.9 on {dataset}"]["observed"] == 1.0
+    # a file that is not there fails the plan with the URI named, and no row of data
+    workspace.policy("live", EVALUATE.replace("data/holdout.csv", dataset + ".missing"))
+    result = cli(*backend.args(workspace.root, "plan"))
+    assert result.code == 1 and "could not be downloaded" in result.err, result.err
+    assert "Traceback" not in result.err and "x1" not in result.err
+
+
+@pytest.mark.parametrize(
+    "dataset",
+    ["s3://bucket/holdout.csv", "https://example.com/h.csv", "dbfs:/h.csv", "gs://b/h.csv"],
+)
+def test_a_holdout_from_anywhere_else_is_refused_at_its_line(cli, workspace, dataset):  # type: ignore[no-untyped-def]
+    workspace.manifest("clf", "aliases: {champion: 1}\ngates: {champion: live}\n")
+    workspace.policy("live", EVALUATE.replace("data/holdout.csv", dataset))
+    result = cli("-C", str(workspace.root), "validate")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "policies/live.yaml:6:" in result.err and "$.gates[0].evaluate.dataset" in result.err
+    assert "runs:/, models:/, mlflow-artifacts:/" in result.err, result.err
+
+
 @only(SQLITE)
 def test_a_plan_evaluates_even_when_it_cannot_write_the_cache(  # type: ignore[no-untyped-def]
     cli, backend, workspace, versions, monkeypatch

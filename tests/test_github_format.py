@@ -55,8 +55,10 @@ def test_escaping_follows_githubs_rules() -> None:
     assert escape_data("50% a\r\nb: c, d") == "50%25 a%0D%0Ab: c, d"
     assert escape_property("50% a\r\nb: c, d") == "50%25 a%0D%0Ab%3A c%2C d"
     line = command("error", "x\n::warning::smuggled", file="a,b:c.yaml", line=3, col=5, title="t")
-    assert line == "::error file=a%2Cb%3Ac.yaml,line=3,col=5,title=t::x%0A::warning::smuggled\n"
+    # registry text is made printable first: its line break is shown, not a %0A
+    assert line == "::error file=a%2Cb%3Ac.yaml,line=3,col=5,title=t::x\\n::warning::smuggled\n"
     assert line.count("\n") == 1  # one command, whatever the text
+    assert "\u202e" not in command("error", "a\u202eb", title="t\u202e")
 
 
 def test_annotations_point_at_the_targets_manifest_line(

@@ -87,6 +87,20 @@ def test_force_unlock_releases_and_leaves_a_trace(cli, backend, workspace, lease
     assert missing.code == 1 and "does not exist" in missing.err
 
 
+def test_force_unlock_off_a_terminal_needs_yes_and_names_the_holder(
+    cli, backend, workspace, leased
+):  # type: ignore[no-untyped-def]
+    theirs = foreign_lease()
+    backend.client.set_registered_model_tag(leased, LEASE_TAG, theirs)
+    refused = cli(*backend.args(workspace.root, "force-unlock", leased))  # stdin: no terminal
+    assert refused.code == 1, refused.out + refused.err
+    assert "without confirmation: stdin is not a terminal (pass --yes)" in refused.err
+    assert "grace on ci-runner-7 (pid 4242)" in refused.err
+    assert backend.client.get_registered_model(leased).tags[LEASE_TAG] == theirs
+    done = cli(*backend.args(workspace.root, "force-unlock", leased, "--yes"))
+    assert done.code == 0 and "held by grace on ci-runner-7" in done.out
+
+
 def test_an_unreadable_lease_counts_as_held(cli, backend, workspace, leased):  # type: ignore[no-untyped-def]
     backend.client.set_registered_model_tag(leased, LEASE_TAG, "{not json")
     result = cli(*backend.args(workspace.root, "apply", "--yes"))

@@ -205,8 +205,10 @@ def test_hostile_registry_text_cannot_inject() -> None:
 
 def test_escape_neutralises_mentions_line_breaks_and_controls() -> None:
     assert escape("@team") == "&#64;team"
-    assert escape("a\r\nb\u2028c") == "a b c"
-    assert escape("a\x00b\x1b[31m") == "ab\\[31m"
+    # line breaks, controls and bidi characters are shown as escapes (whose backslash
+    # Markdown then needs escaped itself), never obeyed
+    assert escape("a\r\nb\u2028c") == r"a\\r\\nb\\u2028c"
+    assert escape("a\x00b\x1b[31m\u202e") == r"a\\x00b\\x1b\[31m\\u202e"
 
 
 def big_plan(models: int, changes_each: int) -> Plan:

@@ -258,6 +258,41 @@ def test_export_then_plan_is_empty(cli, backend, tmp_path):  # type: ignore[no-u
     assert "--force" in again.err
 
 
+@only("sqlite")
+def test_export_of_very_long_names_into_a_new_directory(cli, backend, tmp_path):  # type: ignore[no-untyped-def]
+    """File names are cut (with a hash, so they stay apart) below the file system's limit."""
+    # within MLflow's 256 characters, but 360 bytes in UTF-8: over any file name limit
+    names = [backend.name("é" * 120 + "x" * 110 + tail) for tail in ("a", "b")]
+    names.append(backend.name("short"))
+    for name in names:
+        backend.seeder.version(name, val_accuracy=0.9)
+    root = tmp_path / "new" / "repo"  # nothing of it exists yet
+    exported = cli(*backend.args(root, "export", *names))
+    assert exported.code == 0, exported.err
+    files = exported_models(root)
+    assert set(files) == set(names) and len(set(files.values())) == 3
+    assert all(len(f.encode()) <= 120 for f in files.values()), files
+    assert files[names[2]] == f"{names[2]}.yaml"  # short names are left as they were
+    assert cli(*backend.args(root, "plan", "--detailed-exitcode")).code == 0
+
+
+def test_export_writes_every_file_or_none(tmp_path: Path) -> None:
+    from registry_ops.reports.export import _write_all
+
+    new = tmp_path / "manifests"
+    texts = {new / "a.yaml": "a: 1\n", new / "gone" / "b.yaml": "b: 2\n"}  # b cannot be made
+    with pytest.raises(FileNotFoundError):
+        _write_all(texts, new)
+    assert not new.exists()  # the directory made for them is gone, with a.yaml's draft
+    existing = tmp_path / "kept"
+    existing.mkdir()
+    (existing / "a.yaml").write_text("old\n")
+    with pytest.raises(FileNotFoundError):
+        _write_all({existing / "a.yaml": "new\n", existing / "x" / "b.yaml": ""}, existing)
+    assert [p.name for p in existing.iterdir()] == ["a.yaml"]
+    assert (existing / "a.yaml").read_text() == "old\n"
+
+
 @pytest.mark.parametrize("base", ["Détecteur de fraude 🚀", "O'Brien's \"best\" model"])
 def test_model_name_with_spaces_quotes_and_non_ascii(cli, backend, workspace, base):  # type: ignore[no-untyped-def]
     name = backend.name(base)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry_ops.core.redact import redact
+from registry_ops.core.redact import redact, remember, without_credentials
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,42 @@ def test_redaction_is_idempotent() -> None:
 def test_password_with_raw_at_sign_is_fully_redacted() -> None:
     out = redact("https://alice:p@ss@host/api")
     assert out == "https://alice:***@host/api"
+
+
+# Unencoded passwords with the characters that make urllib cut the URI elsewhere:
+# http://alice:pa#ss@host parses as host 'alice', port 'pa', fragment 'ss@host'.
+SHAPES = [
+    ("http://alice:pa#ss@h:5000/api", "pa#ss"),
+    ("http://alice:pa/ss@h:5000/api", "pa/ss"),
+    ("http://alice:pa?ss@h:5000/api", "pa?ss"),
+    ("http://alice:p@s#s/w?d@h:5000", "p@s#s/w?d"),
+    ("https://alice:#/?@h", "#/?"),
+    ("https://alice:pw%23x@h/#/experiments/1", "pw%23x"),
+    ("http://tok/en#x?y@h:5000/api", "tok/en#x?y"),
+    ("http://ghp_#/tok@h", "ghp_#/tok"),
+    ("http://alice:pa:ss@h", "pa:ss"),
+]
+
+
+@pytest.mark.parametrize(("uri", "secret"), SHAPES)
+def test_whole_userinfo_is_masked_whatever_it_contains(uri: str, secret: str) -> None:
+    for message in (
+        uri,
+        f"Invalid url: {uri}/api/2.0/mlflow/registered-models/search",
+        f"🏃 View run r at: {uri}/#/experiments/1/runs/abc",
+        f"'{uri}' refused (retried {uri})",
+    ):
+        out = redact(message)
+        assert secret not in out, out
+        assert "***@h" in out
+    # what a saved plan records: the registry, without the credentials
+    assert secret not in without_credentials(uri) and "@" not in without_credentials(uri)
+
+
+def test_a_remembered_password_is_masked_wherever_it_appears() -> None:
+    remember("http://alice:Zq9#pw/x?y@127.0.0.1:5000")
+    for quoted in ("Zq9#pw/x?y", "Zq9%23pw%2Fx%3Fy"):
+        out = redact(f"HTTPConnectionPool(host='alice', port='{quoted}'): failed")
+        assert "Zq9" not in out, out
+    remember("sqlite:////tmp/at@sign/mlflow.db")  # a path, not user info
+    assert redact("/tmp/at") == "/tmp/at"

@@ -101,6 +101,13 @@ def test_signed_plans(cli, backend, workspace, scene, tmp_path, monkeypatch):  #
     monkeypatch.setenv("REGISTRY_OPS_PLAN_KEY", "k1")
     refused = apply_file(cli, backend, workspace, unsigned)
     assert refused.code == 1 and "not signed" in refused.err
+    # a forged signature that is not even ASCII is refused like any other, not a crash
+    for forged in ("hmac-sha256:é", "hmac-sha256:\u202e" + "0" * 63, "hmac-sha256:\ud800"):
+        data["signature"] = forged
+        odd = tmp_path / "odd.json"
+        odd.write_text(json.dumps(data))
+        bad = apply_file(cli, backend, workspace, odd)
+        assert bad.code == 1 and "signature does not match" in bad.err, bad.err
     assert backend.aliases(scene) == {}
 
     good = apply_file(cli, backend, workspace, signed)

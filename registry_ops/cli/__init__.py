@@ -21,6 +21,7 @@ import click
 from registry_ops import __version__
 from registry_ops.cli import apply, history, init, plan, reports
 from registry_ops.core.redact import redact
+from registry_ops.core.text import printable_lines
 from registry_ops.errors import (
     EXIT_ERROR,
     EXIT_INTERNAL,
@@ -86,6 +87,12 @@ for _command in (
     cli.add_command(_command)
 
 
+def _said(text: str) -> str:
+    """An error message as printed: credentials redacted, and each line printable (MLflow's
+    messages quote model names, and git's quote file names, as they are)."""
+    return printable_lines(redact(text))
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: run the CLI and map every outcome to an exit code in one place."""
     try:
@@ -105,19 +112,19 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"error: {redact(exc.format_message())}", err=True)
+        click.echo(f"error: {_said(exc.format_message())}", err=True)
         code = exc.exit_code
     except RegistryOpsError as exc:
-        click.echo(f"error: {redact(str(exc))}", err=True)
+        click.echo(f"error: {_said(str(exc))}", err=True)
         code = exc.exit_code
     except OSError as exc:  # files the user named: unreadable, unwritable, missing
-        click.echo(f"error: {redact(str(exc))}", err=True)
+        click.echo(f"error: {_said(str(exc))}", err=True)
         code = EXIT_ERROR
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         code = EXIT_INTERRUPTED
     except Exception:  # a bug: show it, but never a credential from a message or URI
-        click.echo(redact(traceback.format_exc()), err=True)
+        click.echo(_said(traceback.format_exc()), err=True)
         click.echo(
             f"error: internal error in registry-ops (exit {EXIT_INTERNAL}): the traceback "
             "above is a bug; please report it",

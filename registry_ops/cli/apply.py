@@ -10,6 +10,7 @@ import click
 
 from registry_ops.cli.context import color, connect, endpoint, global_options, progress, warn
 from registry_ops.core.redact import redact
+from registry_ops.core.text import printable, printable_lines
 from registry_ops.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, RegistryOpsError
 from registry_ops.pipeline.replay import DEFAULT_MAX_AGE, parse_duration, shown
 from registry_ops.render import render
@@ -59,7 +60,7 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool, max_age: float |
     where = endpoint(ctx)
     pending = prepare_apply(where, args, lambda: connect(where), warn, progress(), max_age)
     render("plan", "text", pending.plan, sys.stdout, color(ctx, sys.stdout))
-    blocked = ", ".join(pending.blocked)
+    blocked = ", ".join(map(printable, pending.blocked))
     if not pending.runnable:
         if blocked:
             click.echo(f"Nothing applied; blocked by gates: {blocked}.", err=True)
@@ -76,28 +77,30 @@ def apply(ctx: click.Context, args: tuple[str, ...], yes: bool, max_age: float |
             return EXIT_ERROR
     warning = pending.uncommitted_warning()
     if warning:
-        click.echo(warning, err=True)
+        click.echo(printable(warning), err=True)
     if pending.commit_note:
         click.echo(pending.commit_note, err=True)
     report = run_apply(pending, progress=_applied_line)
     if report.log_note:
-        click.echo(report.log_note, err=True)
+        click.echo(printable_lines(report.log_note), err=True)
     return _report(report)
 
 
 def _applied_line(change: Change) -> None:
     from registry_ops.render.sentences import describe
 
-    click.echo(f"  applied {change.model}: {describe(change)[1]}")
+    click.echo(f"  applied {printable(change.model)}: {describe(change)[1]}")
 
 
 def _report(report: ApplyReport) -> int:
     """Say what landed, what did not, and why; map it to an exit code."""
-    outcome, blocked = report.outcome, ", ".join(report.blocked)
+    outcome, blocked = report.outcome, ", ".join(map(printable, report.blocked))
     n = outcome.change_count
     click.echo(f"Applied {n} change{'s' * (n != 1)} to {len(outcome.applied)} model(s).")
     for line in outcome.refused:
-        click.echo(f"error: not applied, another apply holds the lease: {line}", err=True)
+        click.echo(
+            f"error: not applied, another apply holds the lease: {printable(line)}", err=True
+        )
     if outcome.refused:
         click.echo(
             "  Wait for it to finish; if it crashed, its lease expires, or run "
@@ -105,9 +108,9 @@ def _report(report: ApplyReport) -> int:
             err=True,
         )
     if outcome.error is not None:
-        click.echo(f"error: apply stopped: {redact(outcome.error)}", err=True)
+        click.echo(f"error: apply stopped: {printable_lines(redact(outcome.error))}", err=True)
         for row in report.unfinished:
-            click.echo(f"  {row.state:<12} {row.model}: {row.text}", err=True)
+            click.echo(f"  {row.state:<12} {printable(row.model)}: {printable(row.text)}", err=True)
         click.echo(
             "Every change is idempotent: re-running `registry-ops apply` applies only what "
             "is left and converges.",
@@ -133,15 +136,30 @@ def force_unlock(ctx: click.Context, model: str, yes: bool) -> int:
     two applies from writing the same model at once.
     """
     from registry_ops.pipeline.unlock import force_unlock as unlock
+    from registry_ops.pipeline.unlock import held
 
     registry = connect(endpoint(ctx))
-    question = f"Release the apply lease on {model}?"
-    if not yes and sys.stdin.isatty() and not click.confirm(question, default=False):
-        click.echo("Cancelled; the lease is kept.")
-        return EXIT_ERROR
-    released = unlock(registry, model)
+    lease = held(registry, model)
+    name = printable(model)
+    if lease is None:
+        click.echo(f"{name} has no apply lease; nothing to release.")
+        return EXIT_OK
+    holder = printable(lease.describe())
+    if not yes:
+        # Breaking a live lease lets two applies write one model: as apply does, ask,
+        # and off a terminal (CI, a script) refuse rather than assume.
+        if not sys.stdin.isatty():
+            raise RegistryOpsError(
+                f"refusing to release the apply lease on {name} (held by {holder}) without "
+                "confirmation: stdin is not a terminal (pass --yes)"
+            )
+        question = f"Release the apply lease on {name}, held by {holder}?"
+        if not click.confirm(question, default=False):
+            click.echo("Cancelled; the lease is kept.")
+            return EXIT_ERROR
+    released = unlock(registry, model, expected=lease)
     if released is None:
-        click.echo(f"{model} has no apply lease; nothing to release.")
+        click.echo(f"{name} has no apply lease any more; nothing to release.")
     else:
-        click.echo(f"Released the lease on {model} held by {released.describe()}.")
+        click.echo(f"Released the lease on {name} held by {printable(released.describe())}.")
     return EXIT_OK

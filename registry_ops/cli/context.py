@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from registry_ops.core.text import printable
 from registry_ops.render import formats
 
 if TYPE_CHECKING:  # the real imports happen inside the commands that need them
@@ -51,7 +52,7 @@ def connect(where: Endpoint) -> Registry:
 
     def note(message: str) -> None:
         if sys.stderr.isatty():
-            click.echo(f"registry-ops: {message}", err=True)
+            click.echo(f"registry-ops: {printable(message)}", err=True)
 
     return where.connect(on_retry=note)
 
@@ -62,15 +63,15 @@ def progress() -> Callable[[str], None] | None:
         return None
 
     def show(message: str) -> None:
-        sys.stderr.write("\r\033[K" + message[:150])
+        sys.stderr.write("\r\033[K" + printable(message)[:150])
         sys.stderr.flush()
 
     return show
 
 
 def warn(message: str) -> None:
-    """One warning on stderr."""
-    click.echo(f"warning: {message}", err=True)
+    """One warning on stderr, made printable (warnings quote file and registry text)."""
+    click.echo(f"warning: {printable(message)}", err=True)
 
 
 def warn_all(desired: Desired) -> None:

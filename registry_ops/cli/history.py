@@ -16,6 +16,7 @@ from registry_ops.cli.context import (
     warn,
 )
 from registry_ops.core.redact import redact
+from registry_ops.core.text import printable
 from registry_ops.errors import EXIT_ERROR, EXIT_OK
 from registry_ops.render import render
 
@@ -92,5 +93,5 @@ def propose(ctx: click.Context, models: tuple[str, ...], fmt: str, dry_run: bool
         warn(warning)
     render("propose", fmt, outcome, sys.stdout, color(ctx, sys.stdout))
     for error in outcome.errors:
-        click.echo(f"error: {redact(error)}", err=True)
+        click.echo(f"error: {printable(redact(error))}", err=True)
     return EXIT_ERROR if outcome.errors else EXIT_OK

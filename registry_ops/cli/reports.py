@@ -15,6 +15,7 @@ from registry_ops.cli.context import (
     global_options,
     load_if_present,
 )
+from registry_ops.core.text import printable
 from registry_ops.errors import EXIT_ERROR, EXIT_OK
 from registry_ops.render import render
 
@@ -34,7 +35,7 @@ def status(ctx: click.Context, models: tuple[str, ...], fmt: str) -> int:
     render("status", fmt, result, sys.stdout, color(ctx, sys.stdout))
     if fmt != "json":  # the JSON lists them under "missing"
         for name in result.missing:
-            click.echo(f"warning: model '{name}' is not registered in MLflow", err=True)
+            click.echo(f"warning: model '{printable(name)}' is not registered in MLflow", err=True)
     return EXIT_ERROR if result.missing and models else EXIT_OK
 
 
@@ -111,6 +112,6 @@ def export(ctx: click.Context, models: tuple[str, ...], out_dir: str | None, for
     directory = Path(out_dir) if out_dir else where.root / "manifests"
     written = export_models(connect(where), where.root, models, directory, desired, force)
     for path in written:
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {printable(str(path))}")
     click.echo(f"Exported {len(written)} model(s).", err=True)
     return EXIT_OK

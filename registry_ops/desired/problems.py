@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import os
-import unicodedata
 from pathlib import Path
 
 from registry_ops.core.model import Location
+from registry_ops.core.text import printable
 from registry_ops.errors import Problem
 
 # One problem before it is recorded: position, JSON path, message.
 Found = tuple[tuple[int, int] | None, str, str]
-
-
-def _printable(text: str) -> str:
-    """``text`` with control and format characters escaped.
-
-    Keys, values and file names come from the input; an escape sequence or a
-    bidirectional override in them must not reach a terminal or a CI log raw.
-    """
-    if text.isprintable():
-        return text
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
-        else ch
-        for ch in text
-    )
 
 
 class Collector:
@@ -43,7 +27,7 @@ class Collector:
         """Record a problem in ``file`` at ``where`` (line, column), escaped for a terminal."""
         line, col = where if where else (None, None)
         self.problems.append(
-            Problem(_printable(file), line, col, _printable(path), _printable(message))
+            Problem(printable(file), line, col, printable(path), printable(message))
         )
 
     def add_at(self, loc: Location, path: str, message: str) -> None:

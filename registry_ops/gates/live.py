@@ -212,14 +212,34 @@ def _absolute(
     return GateResult(name, True, f"{metric} = {fmt(value)}", observed=value, threshold=threshold)
 
 
-def _check_dataset(base: tuple[str, ...], dataset: Any) -> list[ParamProblem]:
-    """A holdout path must stay inside the repository (URIs are the downloader's)."""
-    if not isinstance(dataset, str) or _URI.match(dataset):
-        return []
-    if not (Path(dataset).is_absolute() or ".." in Path(dataset).parts):
-        return []
-    message = (
-        f"dataset {dataset!r} escapes the repository: give a path inside it "
-        "(relative to the root) or an MLflow artifact URI"
+#: Where a holdout may be fetched from besides the repository: MLflow's own artifact
+#: URIs, read through the registry's tracking URI. Any other scheme (s3://, https://,
+#: dbfs:/...) would let a policy in a pull request make CI fetch what it likes.
+HOLDOUT_SCHEMES = ("runs", "models", "mlflow-artifacts")
+
+
+def holdout_problem(dataset: str) -> str | None:
+    """Why ``dataset`` cannot name a holdout (None when it can): a path leaving the
+    repository, or a URI of a scheme other than :data:`HOLDOUT_SCHEMES` and ``file:``."""
+    match = _URI.match(dataset)
+    if match is None:
+        if Path(dataset).is_absolute() or ".." in Path(dataset).parts:
+            return (
+                f"dataset {dataset!r} escapes the repository: give a path inside it "
+                "(relative to the root) or an MLflow artifact URI"
+            )
+        return None
+    scheme = match.group()[:-1].lower()
+    if scheme == "file" or scheme in HOLDOUT_SCHEMES:
+        return None  # file: URIs are paths, held inside the repository when read
+    allowed = ", ".join(f"{s}:/" for s in HOLDOUT_SCHEMES)
+    return (
+        f"dataset {dataset!r}: {scheme}: is not a place a holdout may come from; give a "
+        f"file in the repository or an MLflow artifact URI ({allowed})"
     )
-    return [ParamProblem((*base, "dataset"), message)]
+
+
+def _check_dataset(base: tuple[str, ...], dataset: Any) -> list[ParamProblem]:
+    """A holdout is a path inside the repository or an allowed artifact URI."""
+    problem = holdout_problem(dataset) if isinstance(dataset, str) else None
+    return [ParamProblem((*base, "dataset"), problem)] if problem else []

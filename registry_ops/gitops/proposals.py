@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from registry_ops.core.gate_result import GateResult
+from registry_ops.core.text import printable
 
 BRANCH_PREFIX = "registry-ops/propose"
 
@@ -158,12 +159,10 @@ class Outcome:
         }
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
-
-
 def plain(text: str) -> str:
-    """One line of text: no line breaks or control characters."""
-    return _CONTROL.sub(" ", text).strip()
+    """One line of text: line breaks, control and bidi characters shown as escapes
+    (:func:`~registry_ops.core.text.printable`), outer blanks trimmed."""
+    return printable(text).strip()
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -30,6 +30,7 @@ from registry_ops.core.planner import plan_models
 from registry_ops.core.provenance import PROVENANCE_TAG, Provenance, stamp
 from registry_ops.core.records import RecordKey
 from registry_ops.core.state import Observed, ObservedModel
+from registry_ops.core.text import printable
 from registry_ops.errors import ApplyFailed, LeaseHeld, RegistryOpsError, StalePlan
 from registry_ops.pipeline.fresh import check_fresh
 from registry_ops.pipeline.lease import LEASE_TAG, Lease, released, settle
@@ -141,7 +142,7 @@ def apply_plan(
                 continue
             except RegistryOpsError as exc:
                 outcome.error = str(exc)
-                result.error = f"{model_plan.model}: {exc}"
+                result.error = f"{printable(model_plan.model)}: {exc}"
                 result.error_code = exc.exit_code
                 _settle_in_flight(outcome, registry)
                 break
@@ -184,7 +185,8 @@ def _apply_model(
     moved = _moved_since(model_plan, head)
     if head is None or before is None or moved:
         raise StalePlan(
-            f"{name} changed while this apply waited for its lease: {moved or 'deleted'}; "
+            f"{printable(name)} changed while this apply waited for its lease: "
+            f"{moved or 'deleted'}; "
             "plan again"
         )
     live = before
@@ -311,7 +313,8 @@ def _verify_all(
     if leftover:
         raise ApplyFailed(
             "after applying, the registry still differs from the manifests "
-            "(another writer may be changing it; plan again):\n" + "\n".join(leftover)
+            "(another writer may be changing it; plan again):\n"
+            + "\n".join(map(printable, leftover))
         )
 
 
@@ -326,5 +329,5 @@ def verify(applied: list[ModelPlan], observed: Observed) -> None:
     if wrong:
         raise ApplyFailed(
             "after applying, the registry does not show these changes "
-            "(another writer may have moved them; plan again):\n" + "\n".join(wrong)
+            "(another writer may have moved them; plan again):\n" + "\n".join(map(printable, wrong))
         )

@@ -23,6 +23,7 @@ from registry_ops.core.state import (
     snapshot_of,
     version_facts,
 )
+from registry_ops.core.text import printable
 from registry_ops.errors import StalePlan
 
 if TYPE_CHECKING:  # the adapter imports mlflow
@@ -53,7 +54,7 @@ def check_fresh(models: Sequence[ModelPlan], observed: Observed, registry: Regis
     if stale:
         raise StalePlan(
             "the saved plan is stale: the registry changed since it was made\n"
-            + "\n".join(stale)
+            + "\n".join(map(printable, stale))
             + "\nRun `registry-ops plan` again."
         )
 

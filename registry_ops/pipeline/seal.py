@@ -43,10 +43,19 @@ def signed(plan: Plan) -> dict[str, Any]:
     return data
 
 
+def _same(given: Any, expected: str) -> bool:
+    """Constant-time equality of a value read from the file and the one expected.
+
+    Compared as UTF-8 bytes: ``hmac.compare_digest`` raises TypeError for a str with
+    a non-ASCII character, and a forged file may carry one.
+    """
+    return hmac.compare_digest(str(given).encode("utf-8", "surrogatepass"), expected.encode())
+
+
 def verify_seal(plan: Plan, data: dict[str, Any], name: str) -> None:
     """Refuse a saved plan whose digest or signature does not check out."""
     digest = plan.digest
-    if not hmac.compare_digest(str(data.get("digest", "")), digest):
+    if not _same(data.get("digest", ""), digest):
         raise PlanSealError(
             f"{name}: the plan's digest does not match its content: the file was edited "
             "after `registry-ops plan` wrote it. Make a new plan."
@@ -60,7 +69,7 @@ def verify_seal(plan: Plan, data: dict[str, Any], name: str) -> None:
                 f"{name}: the plan is not signed, and {KEY_ENV} is set: only plans signed "
                 "with that key are applied"
             )
-        if not hmac.compare_digest(str(signature), expected):
+        if not _same(signature, expected):
             raise PlanSealError(
                 f"{name}: the plan's signature does not match {KEY_ENV}: it was signed with "
                 "another key, or edited"

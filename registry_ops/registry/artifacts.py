@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from functools import cache
 from pathlib import Path
 
 from registry_ops.core.redact import redact
 from registry_ops.registry.connection import quiet_mlflow
-from registry_ops.registry.failures import ModelLoadError, translated
+from registry_ops.registry.failures import ModelLoadError, mlflow_console, translated
 
 __all__ = ["download_artifact", "local_copy", "resolve_model_uri"]
 
@@ -87,21 +88,25 @@ def local_copy(
 
 def download_artifact(
     uri: str,
-    dst_dir: str | os.PathLike[str],
+    dst_dir: str | os.PathLike[str] | None = None,
     *,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
 ) -> Path:
-    """Fetch an artifact (e.g. a holdout file behind ``runs:/<id>/holdout.csv``) into ``dst_dir``.
+    """Fetch an artifact (e.g. a holdout file behind ``runs:/<id>/holdout.csv``) into
+    ``dst_dir``, by default a directory of its own that lasts until the process ends
+    (the file is read once, and its path is kept with what was read from it).
 
-    Usable as :data:`registry_ops.gates.evaluation.Downloader` via
-    ``functools.partial(download_artifact, dst_dir=...)``.
+    Usable as :data:`registry_ops.gates.evaluation.Downloader` as it is, or via
+    ``functools.partial(download_artifact, tracking_uri=..., registry_uri=...)``.
 
     Raises:
         ModelLoadError: the download failed.
     """
     quiet_mlflow()
-    with translated(f"cannot download {redact(uri)}"):
+    if dst_dir is None:
+        dst_dir = tempfile.mkdtemp(prefix="download-", dir=_downloads().name)
+    with translated(f"cannot download {redact(uri)}"), mlflow_console():
         import mlflow.artifacts
 
         return Path(
@@ -112,3 +117,9 @@ def download_artifact(
                 registry_uri=registry_uri or tracking_uri,
             )
         )
+
+
+@cache
+def _downloads() -> tempfile.TemporaryDirectory[str]:
+    """The process's directory for downloads given no place (removed when it exits)."""
+    return tempfile.TemporaryDirectory(prefix="registry-ops-downloads-")

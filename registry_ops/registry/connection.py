@@ -15,14 +15,14 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry_ops.core.redact import redact
+from registry_ops.core.redact import redact, remember
 from registry_ops.errors import RegistryError
 from registry_ops.registry.failures import Failures
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-__all__ = ["HTTP_DEFAULTS", "Connection", "quiet_mlflow", "registry_writer"]
+__all__ = ["CONSOLE_DEFAULTS", "HTTP_DEFAULTS", "Connection", "quiet_mlflow", "registry_writer"]
 
 # MLflow's own defaults retry an unreachable server for ~4 minutes; a
 # reconciler in CI should fail within seconds. Users override via the env.
@@ -78,8 +78,20 @@ def quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+# MLflow's own console output, off unless the user asked for it: the "View run ... at:"
+# line it prints when a run ends carries the tracking URI, password included (what is
+# printed anyway is captured and redacted, see failures.mlflow_console), and artifact
+# progress bars are noise in a CI log.
+CONSOLE_DEFAULTS = {
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
 def _configure(on_retry: Callable[[str], None] | None, server: str) -> None:
     _apply_http_defaults()
+    for key, value in CONSOLE_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     warnings.filterwarnings(
         "ignore", message=r".*Model registry stages will be removed", category=FutureWarning
     )
@@ -157,6 +169,7 @@ class Connection:
         on_retry: Callable[[str], None] | None = None,
     ) -> None:
         for uri in (tracking_uri, registry_uri):
+            remember(uri)  # its password is masked wherever a message quotes it
             _require_sqlite_file(uri or "")
         # The server error messages name, credentials redacted.
         self.failures = Failures(redact(registry_uri or tracking_uri))

@@ -6,19 +6,37 @@ on the instance: each connection says its own server). Model loading runs
 inside :func:`translated`, which keeps the exception's type and its whole
 reason on one line (MLflow's download errors give it after the first line).
 Passwords in URIs appear in MLflow's own messages: every text is redacted.
+
+What MLflow prints during a call (its "View run ... at: <tracking URI>" line,
+warnings it writes itself) is captured by :func:`mlflow_console` too, and
+passed on to stderr redacted and printable: it never reaches registry-ops'
+stdout, which may be JSON, nor a CI log with a password in it.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import sys
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from typing import IO
 
 from registry_ops.core.redact import redact
+from registry_ops.core.text import printable
 from registry_ops.errors import ModelLoadError, RegistryError, RegistryOpsError
 
-__all__ = ["Failures", "ModelLoadError", "cause", "first_line", "transient", "translated"]
+__all__ = [
+    "Failures",
+    "ModelLoadError",
+    "cause",
+    "first_line",
+    "mlflow_console",
+    "transient",
+    "translated",
+]
 
 _HINT = (
     "hint: is the MLflow server up and reachable from here? Point registry-ops at it with "
@@ -57,6 +75,7 @@ class Failures:
     def explain(self, exc: BaseException, what: str) -> str:
         """One readable sentence for an MLflow, transport or database failure, redacted."""
         text = str(getattr(exc, "message", None) or exc or type(exc).__name__)
+        what = printable(what)  # it names models and tags
         low = text.lower()
         server = self.server or "the configured tracking URI"
         for needle, cause in _TRANSPORT:
@@ -73,17 +92,73 @@ class Failures:
         if len(first) > 300:
             first = first[:297] + "..."
         prefix = f"{code}: " if code and code != "INTERNAL_ERROR" else ""
-        return redact(f"MLflow at {server} refused {what}: {prefix}{first}")
+        return redact(f"MLflow at {server} refused {what}: {prefix}{printable(first)}")
 
     @contextmanager
     def calling(self, what: str) -> Iterator[None]:
-        """Translate any MLflow or transport failure into a redacted RegistryError."""
+        """Translate any MLflow or transport failure into a redacted RegistryError; what
+        MLflow prints meanwhile goes through :func:`mlflow_console`."""
         try:
-            yield
+            with mlflow_console():
+                yield
         except RegistryOpsError:
             raise
         except Exception as exc:  # MlflowException, requests errors, sqlalchemy errors...
             raise RegistryError(self.explain(exc, what)) from None
+
+
+@contextmanager
+def mlflow_console() -> Iterator[None]:
+    """Inside the block, what is printed to stdout or stderr reaches stderr line by line,
+    redacted and printable.
+
+    Only on the main thread: ``sys.stdout`` is one for the whole process, and a
+    thread reading the registry in the background (see ``pipeline.plan.prepare``)
+    must not divert what the main thread prints meanwhile. Threads a main-thread
+    call starts (the batched reads) are covered by its diversion. Lines pass at
+    once, so a retry note (``on_retry``) still shows while the call waits.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    console = _Console(sys.stderr)
+    try:
+        with redirect_stdout(console), redirect_stderr(console):
+            yield
+    finally:
+        console.finish()
+
+
+class _Console(io.TextIOBase):
+    """A text stream that passes whole lines to ``target``, redacted and printable."""
+
+    def __init__(self, target: IO[str]) -> None:
+        super().__init__()
+        self.target = target
+        self.pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        # Whoever asks (the CLI's retry note) decides as it would for the real stream.
+        return self.target.isatty()
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self.target.write(printable(redact(line)) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def finish(self) -> None:
+        """Pass on an unfinished last line, if any."""
+        if self.pending.strip():
+            self.target.write(printable(redact(self.pending)) + "\n")
+        self.pending = ""
+        self.target.flush()
 
 
 def transient(exc: BaseException) -> bool:

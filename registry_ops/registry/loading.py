@@ -33,7 +33,7 @@ from typing import Any
 from registry_ops.core.redact import redact
 from registry_ops.core.state import ObservedModel
 from registry_ops.errors import ModelLoadError, RegistryOpsError
-from registry_ops.registry.connection import HTTP_DEFAULTS
+from registry_ops.registry.connection import CONSOLE_DEFAULTS, HTTP_DEFAULTS
 
 __all__ = [
     "STAGES",
@@ -57,10 +57,10 @@ _ALIAS_PREFIXES = ("@", "alias:")
 _STAGE_PREFIX = "stage:"
 
 # What constructing the adapter's Registry sets process-wide (fast-failing
-# HTTP retries, quiet mlflow loggers, retry notes instead of urllib3's
-# warnings). Right for the CLI; a service's own MLflow calls and logging must
-# not change because it loaded a model, so load_model puts them back.
-_ENV_KEYS = tuple(HTTP_DEFAULTS)
+# HTTP retries, MLflow's console output off, quiet mlflow loggers, retry notes
+# instead of urllib3's warnings). Right for the CLI; a service's own MLflow calls
+# and logging must not change because it loaded a model, so load_model puts them back.
+_ENV_KEYS = (*HTTP_DEFAULTS, *CONSOLE_DEFAULTS)
 _LOGGERS = ("mlflow", "alembic", "urllib3.connectionpool")
 
 

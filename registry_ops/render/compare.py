@@ -2,7 +2,8 @@
 
 Metrics are rows and versions columns, so the versions read side by side
 however many metrics a run logged. Each renderer only reads the
-:class:`~registry_ops.reports.compare.Comparison`.
+:class:`~registry_ops.reports.compare.Comparison`; registry text (the model's
+name, aliases, metric keys, run ids) is made printable in every format.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import IO
 
+from registry_ops.core.text import json_text, printable
 from registry_ops.render.markdown import escape
 from registry_ops.reports.compare import Column, Comparison
 
@@ -50,18 +52,20 @@ def _intro(comparison: Comparison) -> str:
 
 def render_text(comparison: Comparison, stream: IO[str], color: bool = False) -> None:
     """An aligned table for a terminal: one row per metric, one column per version."""
-    title = comparison.model
+    title = printable(comparison.model)
     stream.write((f"\033[1m{title}\033[0m" if color else title) + f": {_intro(comparison)}\n")
     note = comparison.note()
     if note:
         stream.write(f"note: {note}\n")
     if not comparison.columns:
         return
-    rows = [["metric", *(_header(comparison, c) for c in comparison.columns)]]
-    rows += [[m, *(_cell(c, m) for c in comparison.columns)] for m in comparison.metrics]
-    rows.append(["run", *((c.run_id or "-")[:8] for c in comparison.columns)])
+    rows = [["metric", *(printable(_header(comparison, c)) for c in comparison.columns)]]
+    rows += [[printable(m), *(_cell(c, m) for c in comparison.columns)] for m in comparison.metrics]
+    rows.append(["run", *(printable((c.run_id or "-")[:8]) for c in comparison.columns)])
     if any(c.model_id for c in comparison.columns):
-        rows.append(["logged model", *((c.model_id or "-")[:10] for c in comparison.columns)])
+        rows.append(
+            ["logged model", *(printable((c.model_id or "-")[:10]) for c in comparison.columns)]
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     stream.write("\n")
     for row in rows:
@@ -73,8 +77,8 @@ def render_text(comparison: Comparison, stream: IO[str], color: bool = False) ->
 
 def render_json(comparison: Comparison, stream: IO[str], color: bool = False) -> None:
     """One JSON object (see :meth:`Comparison.to_dict`); strict JSON, no NaN."""
-    json.dump(comparison.to_dict(), stream, indent=2, ensure_ascii=False, allow_nan=False)
-    stream.write("\n")
+    data = json.dumps(comparison.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+    stream.write(json_text(data) + "\n")
 
 
 def render_markdown(comparison: Comparison, stream: IO[str], color: bool = False) -> None:

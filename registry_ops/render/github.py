@@ -13,7 +13,9 @@ is parsed; anything else just loses the line, never the annotation.
 
 Values are escaped by GitHub's rules (``%``, CR and LF in the message; also
 ``:`` and ``,`` in properties), so registry text cannot end an annotation
-early or smuggle in a second workflow command.
+early or smuggle in a second workflow command. Before that they are made
+:func:`~registry_ops.core.text.printable`, so a bidi control or an escape
+sequence is shown, not obeyed, in the annotation too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import IO
 
 from registry_ops.core.changes import Change
 from registry_ops.core.plan import Plan
+from registry_ops.core.text import printable
 from registry_ops.desired.yamldoc import YamlDoc, YamlSyntaxError, parse
 from registry_ops.errors import Problem
 from registry_ops.render.sentences import describe, summary
@@ -61,15 +64,15 @@ def command(
     """One workflow command line, e.g. ``::error file=a.yaml,line=3,col=5,title=T::message``."""
     props = []
     if file:
-        props.append(f"file={escape_property(file)}")
+        props.append(f"file={escape_property(printable(file))}")
         if line is not None:
             props.append(f"line={line}")
             if col is not None:
                 props.append(f"col={col}")
     if title:
-        props.append(f"title={escape_property(title)}")
+        props.append(f"title={escape_property(printable(title))}")
     head = f"::{kind} {','.join(props)}" if props else f"::{kind}"
-    return f"{head}::{escape_data(message)}\n"
+    return f"{head}::{escape_data(printable(message))}\n"
 
 
 def annotate_problems(problems: Iterable[Problem], stream: IO[str]) -> None:

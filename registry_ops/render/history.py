@@ -2,8 +2,9 @@
 
 The Markdown form carries a Mermaid Gantt chart of which version held each
 target over time (GitHub renders Mermaid in comments and files). Everything
-from git or the registry is escaped: Markdown and HTML in tables, Mermaid
-entity codes (``#35;``) inside the chart.
+from git or the registry is escaped: made printable in every format (commit
+messages and names stay on their line, see :mod:`registry_ops.core.text`), then
+Markdown and HTML in tables, Mermaid entity codes (``#35;``) inside the chart.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from datetime import datetime
 from typing import IO, Any
 
+from registry_ops.core.text import json_text, printable
 from registry_ops.gitops.history import History, Interval, iso, parse_iso
 from registry_ops.render.markdown import escape
 
@@ -91,6 +93,15 @@ _UNVERIFIED_HEAD = "Unverified records (no valid MAC, so not counted as applies)
 # ---- text -----------------------------------------------------------------------------
 
 
+def _put(stream: IO[str], text: str) -> None:
+    """Write ``text``, made printable, keeping only its own leading and trailing line
+    breaks: a commit message or a name cannot add a line."""
+    body = text.strip("\n")
+    head = text[: len(text) - len(text.lstrip("\n"))]
+    tail = text[len(text.rstrip("\n")) :] if body else ""
+    stream.write(head + printable(body) + tail)
+
+
 def render_text(
     history: History, stream: IO[str], color: bool = False, at: datetime | None = None
 ) -> None:
@@ -99,16 +110,17 @@ def render_text(
     if at is not None:
         _text_at(history, stream, at, where)
         return
-    stream.write(f"History of {history.model}{where}\n")
+    _put(stream, f"History of {history.model}{where}\n")
     for note in history.notes:
-        stream.write(f"note: {note}\n")
-    stream.write("\nDesired state (git), newest first:\n")
+        _put(stream, f"note: {note}\n")
+    _put(stream, "\nDesired state (git), newest first:\n")
     if not history.desired:
-        stream.write("  (no commits)\n")
+        _put(stream, "  (no commits)\n")
     for change in history.desired:
-        stream.write(
+        _put(
+            stream,
             f"  {_when(iso(change.date))}  {change.commit[:12]}  {change.author} <{change.email}>"
-            f"  {change.message}\n"
+            f"  {change.message}\n",
         )
         moved = [m.text for m in change.moves]
         if not change.present:
@@ -117,42 +129,44 @@ def render_text(
             moved.append("manifest unreadable at this commit")
         if change.other:
             moved.append("changed: " + ", ".join(change.other))
-        stream.write(f"      {'; '.join(moved) or 'no alias or stage moved'}\n")
-    stream.write("\nApplies (MLflow experiment registry-ops/applies), newest first:\n")
+        _put(stream, f"      {'; '.join(moved) or 'no alias or stage moved'}\n")
+    _put(stream, "\nApplies (MLflow experiment registry-ops/applies), newest first:\n")
     if not history.applies:
-        stream.write("  (none recorded)\n")
+        _put(stream, "  (none recorded)\n")
     for run in reversed(history.applies):
-        stream.write(
+        _put(
+            stream,
             f"  {_when(iso(_parse(run.applied_at)))}  run {run.run_id}  {run.actor}  from "
-            f"{_short(run.commit)}  {run.outcome} ({run.model_status})\n"
+            f"{_short(run.commit)}  {run.outcome} ({run.model_status})\n",
         )
         for move in run.moves:
             landed = {True: "", False: "  NOT LANDED", None: "  (unknown)"}[move.landed]
-            stream.write(
+            _put(
+                stream,
                 f"      {move.target}: {_v(move.previous)} -> {_v(move.new)} "
-                f"[{move.reason}]{landed}\n"
+                f"[{move.reason}]{landed}\n",
             )
     _text_unverified(history, stream)
-    stream.write("\nWho held each target:\n")
+    _put(stream, "\nWho held each target:\n")
     for target in history.targets:
-        stream.write(f"  {_name(target)}\n")
+        _put(stream, f"  {_name(target)}\n")
         for interval in [i for i in history.intervals if i.target == target]:
-            stream.write(f"    {_interval_text(interval)}\n")
+            _put(stream, f"    {_interval_text(interval)}\n")
     now = ", ".join(
         f"{_name(t)}: {', '.join(_v(v) for v in vs)}" for t, vs in history.current.items()
     )
-    stream.write(f"\nNow in the registry: {now or 'nothing held'}\n")
+    _put(stream, f"\nNow in the registry: {now or 'nothing held'}\n")
     drift = history.drift
-    stream.write(f"Drift: {len(drift) or 'none'}\n")
+    _put(stream, f"Drift: {len(drift) or 'none'}\n")
     for interval in drift:
-        stream.write(f"  {_name(interval.target)} {_interval_text(interval)}\n")
+        _put(stream, f"  {_name(interval.target)} {_interval_text(interval)}\n")
 
 
 def _text_unverified(history: History, stream: IO[str]) -> None:
     if history.unverified:
-        stream.write(f"\n{_UNVERIFIED_HEAD}\n")
+        _put(stream, f"\n{_UNVERIFIED_HEAD}\n")
         for entry in history.unverified:
-            stream.write(f"  {unverified_line(entry)}\n")
+            _put(stream, f"  {unverified_line(entry)}\n")
 
 
 def _interval_text(interval: Interval) -> str:
@@ -178,29 +192,30 @@ def _interval_text(interval: Interval) -> str:
 
 def _text_at(history: History, stream: IO[str], at: datetime, where: str) -> None:
     answer = history.at(at)
-    stream.write(f"{history.model}{where} at {_when(answer['time'])}:\n")
+    _put(stream, f"{history.model}{where} at {_when(answer['time'])}:\n")
     for note in history.notes:
-        stream.write(f"note: {note}\n")
+        _put(stream, f"note: {note}\n")
     if not answer["targets"]:
-        stream.write("  nothing held any target then\n")
+        _put(stream, "  nothing held any target then\n")
     for target, data in answer["targets"].items():
         holders = data["holders"]
-        stream.write(f"  {_name(target)}: ")
+        _put(stream, f"  {_name(target)}: ")
         if not holders:
-            stream.write("held by no version\n")
+            _put(stream, "held by no version\n")
         for index, entry in enumerate(holders):
             pad = "" if index == 0 else " " * (len(_name(target)) + 4)
-            stream.write(f"{pad}{_holder_line(entry)}\n")
+            _put(stream, f"{pad}{_holder_line(entry)}\n")
             if entry.get("note"):
-                stream.write(f"{' ' * (len(_name(target)) + 6)}note: {entry['note']}\n")
+                _put(stream, f"{' ' * (len(_name(target)) + 6)}note: {entry['note']}\n")
         info = data["desired_commit"]
         if info is not None:
             shown = [e["version"] for e in holders]
             wanted = data["desired"]
             agree = "" if wanted in shown else "  (differs from what held it)"
-            stream.write(
+            _put(
+                stream,
                 f"{' ' * (len(_name(target)) + 6)}desired then: {_v(wanted)} per commit "
-                f"{info['commit'][:12]} ({info['author']}, {_when(info['date'])}){agree}\n"
+                f"{info['commit'][:12]} ({info['author']}, {_when(info['date'])}){agree}\n",
             )
     _text_unverified(history, stream)
 
@@ -223,8 +238,7 @@ def render_json(
         }
     else:
         data = history.to_dict()
-    json.dump(data, stream, indent=2)
-    stream.write("\n")
+    stream.write(json_text(json.dumps(data, indent=2)) + "\n")
 
 
 # ---- Markdown -------------------------------------------------------------------------
@@ -235,7 +249,9 @@ def mermaid_text(text: str) -> str:
     plain marks becomes an entity code (``#58;`` for ``:``), which Mermaid decodes;
     so no name can end a task, open a comment (``%%``) or close the code fence."""
     safe = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.-()/+@")
-    return "".join(ch if ch in safe else f"#{ord(ch)};" for ch in text.replace("\n", " "))
+    # printable first: Mermaid decodes entities, so a bidi control spelled as one
+    # would still reach the rendered chart.
+    return "".join(ch if ch in safe else f"#{ord(ch)};" for ch in printable(text))
 
 
 def _gantt_time(when: datetime | None, fallback: datetime) -> str:

@@ -24,6 +24,7 @@ from typing import IO
 from registry_ops.core.changes import Change
 from registry_ops.core.gate_result import GateResult
 from registry_ops.core.plan import ModelPlan, Plan
+from registry_ops.core.text import printable
 from registry_ops.render.sentences import describe, summary
 
 #: First line of every plan comment: how a workflow finds its own comment.
@@ -39,15 +40,18 @@ CALLOUT_ITEMS = 25
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 # ``@`` is spelled as an entity so registry text cannot mention (and notify) a
-# user or team; CR and other line breaks would end a table row early.
+# user or team.
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "@": "&#64;"}
-_BREAKS = re.compile(r"[\r\n\u0085\u2028\u2029]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def escape(text: str) -> str:
-    """Neutralise Markdown and HTML in text that came from the registry or a manifest."""
-    text = _SPECIAL.sub(r"\\\1", _CONTROL.sub("", _BREAKS.sub(" ", text)))
+    """Neutralise Markdown and HTML in text that came from the registry or a manifest.
+
+    First :func:`~registry_ops.core.text.printable` (line breaks, which would end a
+    table row, and control and bidi characters become visible escapes), then
+    Markdown's special characters are backslashed.
+    """
+    text = _SPECIAL.sub(r"\\\1", printable(text))
     # Entities last, so their own ``#`` is not escaped into text.
     return "".join(_HTML.get(ch, ch) for ch in text)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import IO
 
+from registry_ops.core.text import json_text
 from registry_ops.gitops.proposals import (
     ALREADY_PROPOSED,
     PROPOSED,
@@ -29,8 +30,7 @@ def render_text(outcome: Outcome, stream: IO[str], color: bool = False) -> None:
 
 def render_json(outcome: Outcome, stream: IO[str], color: bool = False) -> None:
     """One JSON object (see ``Outcome.to_dict``): the proposals for a workflow."""
-    json.dump(outcome.to_dict(), stream, indent=2)
-    stream.write("\n")
+    stream.write(json_text(json.dumps(outcome.to_dict(), indent=2)) + "\n")
 
 
 def summary(outcome: Outcome) -> str:

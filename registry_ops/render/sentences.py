@@ -1,15 +1,22 @@
-"""The words the plan renderers share: a change's sentence and the plan's summary line."""
+"""The words the plan renderers share: a change's sentence and the plan's summary line.
+
+Both carry registry text (names, tag values, descriptions), so both come out of
+here already :func:`~registry_ops.core.text.printable`: one line each, no control
+or bidi character, never a workflow command.
+"""
 
 from __future__ import annotations
 
 from registry_ops.core.changes import Change
 from registry_ops.core.plan import Plan
+from registry_ops.core.text import printable
 
 
 def describe(change: Change) -> tuple[str, str]:
     """``(symbol, sentence)`` for one change, shared by the text, Markdown and GitHub
-    renderers (the change's action words it)."""
-    return change.describe()
+    renderers (the change's action words it), made printable."""
+    symbol, sentence = change.describe()
+    return symbol, printable(sentence)
 
 
 def summary(plan: Plan) -> str:
@@ -29,7 +36,7 @@ def summary(plan: Plan) -> str:
         counted += f" (+{stamps} provenance stamp{'s' * (stamps != 1)})"
     line = f"Plan: {counted} across {len(changed)} model{'s' * (len(changed) != 1)}"
     if blocked:
-        names = ", ".join(m.model for m in blocked)
+        names = ", ".join(printable(m.model) for m in blocked)
         line += f"; blocked by gates: {names}"
     overridden = sum(1 for c in changes if c.overridden)
     if overridden:

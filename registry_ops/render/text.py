@@ -1,10 +1,17 @@
-"""Text renderer: a diff a person reads in a terminal, coloured when asked."""
+"""Text renderer: a diff a person reads in a terminal, coloured when asked.
+
+Every piece of registry or manifest text goes through
+:func:`~registry_ops.core.text.printable` (the sentences come that way from
+:mod:`.sentences`): a description or a signature input name cannot add a line
+to the plan, colour the terminal, or become a workflow command in a CI log.
+"""
 
 from __future__ import annotations
 
 from typing import IO
 
 from registry_ops.core.plan import Plan
+from registry_ops.core.text import printable
 from registry_ops.render.sentences import describe, summary
 
 _COLORS = {
@@ -28,7 +35,7 @@ def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
     for model_plan in plan.models:
         if not model_plan.changes and not model_plan.unmanaged:
             continue
-        header = f"{model_plan.model}  ({model_plan.manifest})"
+        header = f"{printable(model_plan.model)}  ({printable(model_plan.manifest)})"
         stream.write(paint(header, "1", color) + "\n")
         for change in model_plan.changes:
             symbol, text = describe(change)
@@ -38,13 +45,14 @@ def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
                 until = str(held.get("held_to") or "")[:19] or "now"
                 stream.write(
                     f"      {paint('ROLLBACK', _COLORS['PASS'], color)}: rollback to "
-                    f"v{held['version']} (held it from {str(held['held_from'])[:19]} to {until}); "
+                    f"v{printable(str(held['version']))} (held it from "
+                    f"{printable(str(held['held_from'])[:19])} to {printable(until)}); "
                     "gates not re-run\n"
                 )
             if change.ungated:
                 stream.write(
                     f"      {paint('UNGATED', _COLORS['UNGATED'], color)}: no policy gates "
-                    f"{change.target}; it is promoted without checks\n"
+                    f"{printable(str(change.target))}; it is promoted without checks\n"
                 )
             override = change.override
             if override and change.failed:
@@ -52,9 +60,11 @@ def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
                     word, colour = "OVERRIDDEN", _COLORS["UNGATED"]
                     note = f"{override.get('reason')} (until {override.get('expires')}"
                     note += f", by {override.get('author') or 'unknown'})"
+                    note = printable(note)
                 else:
                     word, colour = "OVERRIDE EXPIRED", _COLORS["BLOCKED"]
-                    note = f"expired on {override.get('expires')}: the gates block again"
+                    expired = printable(str(override.get("expires")))
+                    note = f"expired on {expired}: the gates block again"
                 stream.write(f"      {paint(word, colour, color)}: {note}\n")
             for gate in change.gates:
                 word = "PASS" if gate.passed else "FAIL"
@@ -62,12 +72,14 @@ def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
                 if gate.holder is not None and gate.delta is not None:
                     holder = f"; holder {gate.holder:.6g}, delta {gate.delta:+.6g}"
                 stream.write(
-                    f"      {paint(word, _COLORS[word], color)} {gate.policy}: "
-                    f"{gate.name}  ({gate.detail}{holder})\n"
+                    f"      {paint(word, _COLORS[word], color)} {printable(str(gate.policy))}: "
+                    f"{printable(gate.name)}  ({printable(gate.detail)}{holder})\n"
                 )
         for kind, found in sorted(model_plan.unmanaged.items()):
-            shown = ", ".join(
-                f"{k} -> v{v}" if kind == "aliases" else f"{k}={v!r}" for k, v in found.items()
+            shown = printable(
+                ", ".join(
+                    f"{k} -> v{v}" if kind == "aliases" else f"{k}={v!r}" for k, v in found.items()
+                )
             )
             stream.write(
                 f"  ? unmanaged {kind}: {shown} (not in the manifest; left alone; "
@@ -83,7 +95,8 @@ def render(plan: Plan, stream: IO[str], color: bool = False) -> None:
     for change in plan.alerts:
         stream.write(
             paint("ALERT", _COLORS["BLOCKED"], color)
-            + f": protected {change.target} of {change.model} was moved outside registry-ops; "
+            + f": protected {printable(str(change.target))} of {printable(change.model)} was "
+            "moved outside registry-ops; "
             "apply reverts it\n"
         )
     stream.write(summary(plan) + "\n")

@@ -8,8 +8,11 @@ an export shows no changes. Tags other tools own (``mlflow.*``,
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
+import tempfile
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +22,7 @@ import yaml
 
 from registry_ops.core.model import Desired
 from registry_ops.core.state import ObservedModel
+from registry_ops.core.text import printable
 from registry_ops.errors import RegistryOpsError
 
 if TYPE_CHECKING:  # the adapter imports mlflow
@@ -65,10 +69,20 @@ def manifest_data(model: ObservedModel) -> dict[str, Any]:
     return data
 
 
+# File names are limited to 255 bytes on common file systems; a slug this long is cut
+# and given a hash of the full name, so two long names that share a start stay apart.
+MAX_SLUG_BYTES = 100
+
+
 def filename(model_name: str) -> str:
-    """A file name for a model: lower-case letters, digits and dashes (Unicode letters kept)."""
+    """A file name for a model: lower-case letters, digits and dashes (Unicode letters kept);
+    a long name is cut to :data:`MAX_SLUG_BYTES` and ends in a short hash of the name."""
     text = unicodedata.normalize("NFKC", model_name).lower()
     slug = re.sub(r"[^\w.-]+", "-", text).strip("-._") or "model"
+    if len(slug.encode()) > MAX_SLUG_BYTES:
+        digest = hashlib.sha256(model_name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        cut = slug.encode()[: MAX_SLUG_BYTES - len(digest) - 1].decode(errors="ignore")
+        slug = f"{cut.rstrip('-._')}-{digest}"
     return f"{slug}.yaml"
 
 
@@ -142,15 +156,40 @@ def write(
         )
     if clashes:
         raise RegistryOpsError(
-            "refusing to overwrite manifests (pass --force to replace them):\n" + "\n".join(clashes)
+            "refusing to overwrite manifests (pass --force to replace them):\n"
+            + "\n".join(map(printable, clashes))
         )
-    directory.mkdir(parents=True, exist_ok=True)
     by_name = {m.name: m for m in models}
+    texts = {}
     for name, path in targets.items():
         source = root / existing[name] if name in existing else None
         kept = _kept(source) if source is not None and source.is_file() else {}
-        path.write_text(render(by_name[name], header(path.parent, root), kept), encoding="utf-8")
+        texts[path] = render(by_name[name], header(path.parent, root), kept)
+    _write_all(texts, directory)
     return list(targets.values())
+
+
+def _write_all(texts: dict[Path, str], directory: Path) -> None:
+    """Write every file or none: each is written to a temporary file beside its target
+    first, and only when all are written are they renamed into place. A directory made
+    for them is removed again when anything fails."""
+    made = not directory.exists()
+    staged: dict[Path, Path] = {}
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for path, text in texts.items():
+            fd, name = tempfile.mkstemp(prefix=".export-", suffix=".tmp", dir=path.parent)
+            staged[path] = Path(name)
+            with os.fdopen(fd, "w", encoding="utf-8") as stream:
+                stream.write(text)
+        for path, draft in staged.items():
+            draft.replace(path)
+    except BaseException:
+        for draft in staged.values():
+            draft.unlink(missing_ok=True)
+        if made:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
 
 
 def export_models(
@@ -171,7 +210,7 @@ def export_models(
     observed = registry.read_state(list(models) if models else None)
     missing = [m for m in models if m not in observed.models]
     if missing:
-        raise RegistryOpsError(f"not registered in MLflow: {', '.join(missing)}")
+        raise RegistryOpsError(f"not registered in MLflow: {printable(', '.join(missing))}")
     chosen = [observed.models[n] for n in (models or sorted(observed.models))]
     existing = {n: m.file for n, m in desired.manifests.items()} if desired else {}
     return write(chosen, root, directory, existing, force)

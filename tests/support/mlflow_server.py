@@ -41,6 +41,9 @@ def mlflow_server(
         sys.executable, "-m", "mlflow", "server",
         "--backend-store-uri", backend,
         "--default-artifact-root", (workdir / "artifacts").resolve().as_uri(),
+        # What clients upload as mlflow-artifacts:/ (served by default) stays in workdir,
+        # not in ./mlartifacts of whatever directory the tests run from.
+        "--artifacts-destination", str((workdir / "served-artifacts").resolve()),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
     # Its own process group: the server forks a uvicorn child, stopped with it below.

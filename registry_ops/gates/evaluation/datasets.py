@@ -2,8 +2,9 @@
 
 A dataset is a CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``)
 file inside the repository root, or an MLflow artifact URI (``runs:/``,
-``models:/``, ``mlflow-artifacts:/``, ``s3://``, ...) fetched by a
-``download`` callable the caller supplies. Paths that leave the root (``../``,
+``models:/``, ``mlflow-artifacts:/``; no other scheme, see
+:func:`registry_ops.gates.live.holdout_problem`) fetched by a ``download``
+callable the caller supplies. Paths that leave the root (``../``,
 absolute paths elsewhere, symlinks pointing out) are refused: policies arrive
 in pull requests, and a gate must not read arbitrary files of the CI runner.
 ``file://`` URIs are local paths and obey the same rule. Each file is
@@ -24,7 +25,9 @@ from typing import Any
 import numpy.typing as npt
 import pandas as pd
 
+from registry_ops.core.text import printable
 from registry_ops.gates.evaluation.errors import DatasetError
+from registry_ops.gates.live import holdout_problem
 
 # Fetches an artifact URI to a local file and returns its path.
 Downloader = Callable[[str], "str | os.PathLike[str]"]
@@ -82,6 +85,9 @@ def resolve_dataset(
         local = Path(unquote(parsed.path))
         path = _inside(local if local.is_absolute() else root_path / local, root_path, dataset)
     elif _URI.match(dataset):
+        problem = holdout_problem(dataset)
+        if problem:
+            raise DatasetError(problem)
         if download is None:
             raise DatasetError(
                 f"dataset {dataset} is an artifact URI, and no MLflow connection was given "
@@ -91,6 +97,8 @@ def resolve_dataset(
             path = Path(download(dataset))
         except Exception as exc:  # the downloader's own errors, whatever they are
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # One line, cut short: a message never carries more than a sentence of the file.
+            text = printable(text if len(text) <= 300 else text[:297] + "...")
             raise DatasetError(f"dataset {dataset} could not be downloaded: {text}") from None
     else:
         given = Path(dataset)
