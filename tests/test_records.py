@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from registry_ops.core.authentic import authenticated, seal_provenance, unverified
+from registry_ops.core.metric_book import MetricBook
 from registry_ops.core.model import Desired, GateSpec, ModelManifest, Policy
 from registry_ops.core.planner import plan_models
 from registry_ops.core.provenance import PROVENANCE_TAG, held_since, record
@@ -120,7 +121,7 @@ def test_a_stamp_only_change_runs_its_gates_against_the_version_it_displaced() -
     def gates_of(model: ObservedModel) -> list[tuple[str, bool, float | None]]:
         observed = Observed({"clf": model})
         plans = plan_models(list(desired.manifests.values()), observed)
-        evaluate(plans, desired, observed, lambda ids: metrics)
+        evaluate(plans, desired, observed, lambda versions: MetricBook.of_runs(metrics))
         (change,) = plans[0].changes
         assert (change.reason, change.version, change.from_version) == ("provenance", 2, 2)
         return [(g.name, g.passed, g.holder) for g in change.gates]
