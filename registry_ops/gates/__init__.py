@@ -15,7 +15,9 @@ and the policy schema is composed from the kinds (:mod:`registry_ops.gates.schem
 Evidence is gathered once per plan: run metrics of every candidate and
 displaced holder in one batched read (only if some gate needs metrics);
 model facts (signature, a load-and-predict check) and live evaluations
-through the context, cached per plan (evaluations also in the registry).
+through the context, cached per plan (evaluations also in the registry). Model
+code never runs in the planning process: the evidence provider runs it in a
+sandboxed child (docs/trust.md).
 Running the gates of a plan, with the rollback exemption and overrides
 around them, is :mod:`registry_ops.gates.runner`.
 """
@@ -57,7 +59,9 @@ class ModelEvidence(Protocol):
 
     def signature(self, model: str, version: int) -> dict[str, Any] | None: ...
 
-    def load_check(self, model: str, version: int) -> tuple[bool, str]: ...
+    def load_check(
+        self, model: str, version: int, settings: dict[str, Any], root: Path
+    ) -> tuple[bool, str]: ...
 
     def evaluate(
         self, model: str, version: ObservedVersion, spec: dict[str, Any], root: Path
