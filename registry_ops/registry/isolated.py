@@ -62,10 +62,13 @@ def write_features(frame: pd.DataFrame, path: Path) -> list[str]:
     return [str(c) for c in frame.columns]
 
 
-def _failed(result: dict[str, Any], who: str, stderr: str) -> ModelRunError:
+def _failed(result: dict[str, Any], who: str, stderr: str, limits: Limits) -> ModelRunError:
+    """The child's own account of its failure (it is the model's text: redacted, cut)."""
     stage = str(result.get("stage", "?"))[:20]
     error = redact(str(result.get("error", "no reason given"))[:500])
     said = f"; stderr: {stderr}" if stderr and stage == "child" else ""
+    if "MemoryError" in error or stage == "memory":
+        said += f" (its limit is {limits.memory_mb} MiB: memory_mb)"
     where = {"load": "failed to load", "predict": "failed to predict", "memory": "failed"}
     return ModelRunError(f"{who} {where.get(stage, 'failed')}: {error}{said}")
 
@@ -90,7 +93,8 @@ def check_loadable(
         return LoadCheck(False, str(exc))
     result = answer.result
     if not result["ok"]:
-        return LoadCheck(False, str(_failed(result, who, answer.stderr)).removeprefix(f"{who} "))
+        failed = _failed(result, who, answer.stderr, limits)
+        return LoadCheck(False, str(failed).removeprefix(f"{who} "))
     loaded = _number(result.get("load_seconds"))
     example = result.get("example")
     if example not in ("logged", "signature", "holdout"):
@@ -162,7 +166,7 @@ def score_rows(
     )  # fmt: skip
     result = answer.result
     if not result["ok"]:
-        raise _failed(result, who, answer.stderr)
+        raise _failed(result, who, answer.stderr, limits)
     rows = len(features)
     predictions = _array(work.out / "predictions.npy", rows, who, "predictions")
     timings = result.get("timings", [])
