@@ -201,7 +201,8 @@ class EvaluateGate(GateKind):
             "engine": mine.get("engine"),
             "cached": mine.get("cached", False),
         }
-        evidence |= {k: mine[k] for k in ("cache_trust", "env_manager", "sandbox") if k in mine}
+        shown = ("cache_trust", "env_manager", "env_created_seconds", "sandbox")
+        evidence |= {k: mine[k] for k in shown if k in mine}
         results = []
         for metric, bounds in sorted(self.spec.get("metrics", {}).items()):
             label = f"{metric} on {self.dataset}"

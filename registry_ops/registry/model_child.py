@@ -306,4 +306,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    # Run as the module ``model_child`` (its directory is sys.path[0]), not as __main__: the
+    # Spark engine imports it by that name, and there must be one Failure class, not two.
+    import model_child
+
+    sys.exit(model_child.main(sys.argv))
