@@ -295,3 +295,32 @@ def test_propose_runs_newer_versions_in_the_sandbox(
     assert (spy["version"], cheat["version"]) == (3, 2)
     assert findings(spy["reason"].split(" (and ")[0])["secret_in_env"] is False
     assert "fails accuracy >= 0.9 on data/holdout.csv: accuracy = 0.5" in cheat["reason"]
+
+
+def test_the_child_environment_is_an_allow_list(tmp_path: Path) -> None:
+    from registry_ops.registry.sandbox import child_environment
+
+    parent = {
+        "PATH": "/usr/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "TZ": "UTC",
+        "OMP_NUM_THREADS": "1", "PYTHONPATH": "/src",
+        "REGISTRY_OPS_PLAN_KEY": KEY, "MLFLOW_TRACKING_URI": f"http://u:{PASSWORD}@h",
+        "MLFLOW_TRACKING_TOKEN": PASSWORD, "AWS_SECRET_ACCESS_KEY": PASSWORD,
+        "GITHUB_TOKEN": PASSWORD, "HOME": "/root", "TMPDIR": "/tmp", "SSH_AUTH_SOCK": "/s",
+    }  # fmt: skip
+    env = child_environment(tmp_path / "home", tmp_path / "tmp", parent)
+    assert env == {
+        "PATH": "/usr/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "TZ": "UTC",
+        "OMP_NUM_THREADS": "1", "PYTHONPATH": "/src", "HOME": str(tmp_path / "home"),
+        "TMPDIR": str(tmp_path / "tmp"), "MLFLOW_DISABLE_TELEMETRY": "true",
+    }  # fmt: skip
+
+
+def test_the_stderr_tail_is_redacted_and_trimmed(tmp_path: Path) -> None:
+    from registry_ops.registry.sandbox import tail
+
+    noise = b"".join(b"line %d\n" % i for i in range(100))
+    raw = noise + f"at http://ci:{PASSWORD}@mlflow:5000 in {tmp_path}/model\x1b[31m\n".encode()
+    shown = tail(raw, tmp_path)
+    assert PASSWORD not in shown and "http://ci:***@mlflow:5000" in shown
+    assert "<model dir>/model" in shown and "\x1b" not in shown
+    assert shown.startswith("line 95 | ") and len(shown) <= 600

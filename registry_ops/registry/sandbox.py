@@ -288,8 +288,7 @@ def run_child(
     except subprocess.TimeoutExpired:
         timed_out = True
     finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)  # whatever it left running, Spark's JVM too
+        _kill_session(child.pid)  # whatever it left running: Spark's JVM and daemon too
         child.wait()
     for pump in pumps:
         pump.join(timeout=5)
@@ -305,6 +304,28 @@ def run_child(
     if result is None:
         raise ModelRunError(f"{who}: the model process {_ended(child.returncode, limits)}{said}")
     return ChildResult(result, work.out, seconds, stderr)
+
+
+def _kill_session(leader: int) -> None:
+    """SIGKILL the child's process group and every process of its session.
+
+    The child leads a session of its own; Spark's Python daemon moves to a process group
+    of its own inside it, so killing the group alone would leave it running.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(leader, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if len(fields) > 3 and fields[3] == str(leader).encode():  # field 6: session id
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry), signal.SIGKILL)
 
 
 def _ended(code: int, limits: Limits) -> str:
