@@ -58,7 +58,6 @@ __all__ = [
 PASSED = (
     "PATH",
     "LANG",
-    "LANGUAGE",
     "TZ",
     "PYTHONPATH",
     # thread pools: a tight latency bound needs OMP_NUM_THREADS=1 (docs/evaluation.md)
