@@ -10,7 +10,6 @@ kernel; those assertions say so when they are skipped.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 import subprocess
@@ -177,14 +176,8 @@ def test_a_model_that_replaces_the_metric_code_cannot_change_the_verdict(
 
 
 LIMITS = ONLY_EVALUATE + "        timeout_seconds: 6\n        memory_mb: 1536\n"
-slow = pytest.mark.skipif(
-    not os.environ.get("REGISTRY_OPS_SLOW_TESTS"),
-    reason="one model process per version, a few seconds each (~15-40 s); "
-    "set REGISTRY_OPS_SLOW_TESTS=1 to run it",
-)
 
 
-@slow
 def test_timeouts_memory_and_crashes_fail_only_their_gate(cli: CLI, store: dict[str, Any]) -> None:
     limited = {"sleeper": LIMITS, "hog": LIMITS, "crash": LIMITS}
     aliases = {"sleeper": "sleeper", "hog": "hog", "crash": "crash", "good": "good"}
@@ -210,7 +203,6 @@ GARBAGE = """\
 """
 
 
-@slow
 def test_garbage_answers_fail_their_gate_with_a_reason(cli: CLI, store: dict[str, Any]) -> None:
     kinds = ("garbage-mapping", "garbage-short", "garbage-nan", "garbage-objects")
     workspace = repo(store, GARBAGE, {k: k for k in kinds})
@@ -267,7 +259,6 @@ def test_a_forged_cache_entry_is_recomputed_under_a_key(
     assert unkeyed["passed"] is True and unkeyed["evidence"]["cache_trust"] == "unkeyed"
 
 
-@slow
 def test_propose_runs_newer_versions_in_the_sandbox(
     cli: CLI, store: dict[str, Any], secret_env: None
 ) -> None:
