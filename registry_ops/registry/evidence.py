@@ -60,7 +60,7 @@ class RegistryEvidence:
         self.registry = registry
         self.progress = progress
         self.key = RecordKey.from_env()
-        self._holdouts: dict[tuple[str, str, tuple[str, ...] | None], Holdout] = {}
+        self._holdouts: dict[tuple[str, str, str, tuple[str, ...] | None], Holdout] = {}
         self._downloads: tempfile.TemporaryDirectory[str] | None = None
 
     def _uri(self, model: str, version: int) -> str:
@@ -82,6 +82,7 @@ class RegistryEvidence:
         """Load in the sandbox and predict on an example; (ok, what happened). Never raises
         for the model's sake: a broken or hostile model is a failed check."""
         from registry_ops.registry.isolated import check_loadable
+        from registry_ops.registry.modelenv import interpreter_for
 
         rows = None
         wanted = settings.get("holdout")
@@ -95,8 +96,6 @@ class RegistryEvidence:
         with workdir() as work:
             try:
                 path = self._fetch(model, version, work.model)
-                from registry_ops.registry.modelenv import interpreter_for
-
                 env = interpreter_for(path, str(settings.get("env_manager") or "local"))
             except (ModelLoadError, ModelRunError) as exc:
                 return False, str(exc)
@@ -115,7 +114,7 @@ class RegistryEvidence:
         from registry_ops.registry.artifacts import download_artifact
 
         features = tuple(spec["features"]) if spec.get("features") else None
-        key = (str(root), spec["dataset"], features)
+        key = (str(root), spec["dataset"], spec["targets"], features)
         if key not in self._holdouts:
             if self._downloads is None:
                 self._downloads = tempfile.TemporaryDirectory(prefix="registry-ops-holdouts-")
