@@ -206,9 +206,56 @@ def test_labels_probabilities_scores_and_logits_agree(
         assert other["roc_auc"] == pytest.approx(by_proba["roc_auc"])
 
 
-def test_roc_auc_needs_scores(holdout: Holdout, clf: LogisticRegression) -> None:
-    with pytest.raises(EvaluationError, match="roc_auc needs scores or probabilities"):
-        evaluate(clf.predict, holdout, metrics=["roc_auc"])
+def test_a_metric_that_cannot_be_computed_fails_alone(
+    holdout: Holdout, clf: LogisticRegression
+) -> None:
+    result = evaluate(clf.predict, holdout, metrics=["accuracy", "roc_auc"])
+    assert "roc_auc" not in result.metrics and result.metrics["accuracy"] > 0.8
+    assert "roc_auc needs scores or probabilities" in result.problems["roc_auc"]
+    # probabilities from the flavor's own predict_proba (what the scoring child sends)
+    given = evaluate_predictions(
+        clf.predict(holdout.X), holdout, metrics=["accuracy", "roc_auc"], engine="x",
+        seconds=1, proba=clf.predict_proba(holdout.X), classes=clf.classes_,
+    )  # fmt: skip
+    auc = skm.roc_auc_score(holdout.y, clf.predict_proba(holdout.X)[:, 1])
+    assert given.metrics["roc_auc"] == pytest.approx(auc) and not given.problems
+
+
+def test_pos_label_decides_the_positive_class_of_string_labels(tmp_path: Path) -> None:
+    """f1/precision/recall of "no"/"yes" labels need pos_label; 0/1 and bools do not."""
+    truth = np.array(["no", "yes", "yes", "no", "yes", "no", "no", "no"])
+    guess = np.array(["no", "yes", "no", "no", "yes", "yes", "no", "no"])
+    frame = pd.DataFrame({"x": np.arange(len(truth)), "y": truth})
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    holdout = load_holdout("s.csv", root=tmp_path, targets="y")
+    names = ["accuracy", "f1", "precision", "recall"]
+    asked = evaluate_predictions(guess, holdout, metrics=names, engine="x", seconds=1)
+    assert asked.metrics == {"accuracy": pytest.approx(0.75)}
+    for name in ("f1", "precision", "recall"):
+        assert "'no' and 'yes'" in asked.problems[name]
+        assert "set pos_label" in asked.problems[name]
+    for positive in ("yes", "no"):
+        told = evaluate_predictions(
+            guess, holdout, metrics=names, engine="x", seconds=1, pos_label=positive
+        )
+        assert told.metrics["f1"] == pytest.approx(
+            skm.f1_score(truth, guess, pos_label=positive)
+        ), positive
+        assert told.metrics["precision"] == pytest.approx(
+            skm.precision_score(truth, guess, pos_label=positive)
+        )
+    wrong = evaluate_predictions(guess, holdout, metrics=["f1"], engine="x", seconds=1,
+                                 pos_label="maybe")  # fmt: skip
+    assert "pos_label 'maybe' is not one of the labels ('no', 'yes')" in wrong.problems["f1"]
+    # booleans and 0/1 have an obvious positive class
+    for labels in (truth == "yes", (truth == "yes").astype(int)):
+        frame = pd.DataFrame({"x": np.arange(len(truth)), "y": labels})
+        frame.to_csv(tmp_path / "b.csv", index=False)
+        plain = load_holdout("b.csv", root=tmp_path, targets="y")
+        result = evaluate_predictions(
+            (guess == "yes").astype(labels.dtype), plain, metrics=["f1"], engine="x", seconds=1
+        )
+        assert result.metrics["f1"] == pytest.approx(skm.f1_score(labels, guess == "yes"))
 
 
 def test_string_labels_and_multiclass(tmp_path: Path) -> None:
@@ -423,30 +470,6 @@ def test_pyfunc_model_from_the_registry_scores_like_the_sklearn_model(
     assert evaluate(predictor(local), holdout, metrics=["roc_auc"]).metrics["roc_auc"] == (
         pytest.approx(direct.metrics["roc_auc"])
     )
-
-
-def test_loadable_evidence(store: dict[str, Any]) -> None:
-    from registry_ops.registry.pyfunc import (
-        ModelLoadError,
-        load_pyfunc,
-        predict_on_input_example,
-    )
-
-    ok = predict_on_input_example("models:/proba/1", tracking_uri=store["uri"])
-    assert ok.ok and ok.loaded and ok.predicted
-    assert "predicts on its input example (3 rows)" in ok.detail
-    bare = predict_on_input_example("models:/labels/1", tracking_uri=store["uri"])
-    assert bare.loaded and bare.predicted is None and not bare.ok
-    assert "without an input example" in bare.detail
-    broken = predict_on_input_example("models:/broken/1", tracking_uri=store["uri"])
-    assert broken.loaded and broken.predicted is False
-    assert "this version cannot predict" in broken.detail
-    missing = predict_on_input_example("models:/proba/9", tracking_uri=store["uri"])
-    assert not missing.loaded and "cannot load models:/proba/9" in missing.detail
-    with pytest.raises(ModelLoadError, match="cannot load models:/nothing/1"):
-        load_pyfunc("models:/nothing/1", tracking_uri=store["uri"])
-    secret = predict_on_input_example("models:/m/1", tracking_uri="http://u:hunter2@127.0.0.1:9")
-    assert "hunter2" not in secret.detail and not secret.loaded
 
 
 def test_signature_of(store: dict[str, Any]) -> None:

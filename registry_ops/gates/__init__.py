@@ -18,7 +18,9 @@ displaced holder (their logged models', else their source runs',
 :mod:`registry_ops.core.metrics`) in one batched read, only if some gate
 needs metrics;
 model facts (signature, a load-and-predict check) and live evaluations
-through the context, cached per plan (evaluations also in the registry).
+through the context, cached per plan (evaluations also in the registry). Model
+code never runs in the planning process: the evidence provider runs it in a
+sandboxed child (docs/trust.md).
 Running the gates of a plan, with the rollback exemption and overrides
 around them, is :mod:`registry_ops.gates.runner`.
 """
@@ -61,7 +63,9 @@ class ModelEvidence(Protocol):
 
     def signature(self, model: str, version: int) -> dict[str, Any] | None: ...
 
-    def load_check(self, model: str, version: int) -> tuple[bool, str]: ...
+    def load_check(
+        self, model: str, version: int, settings: dict[str, Any], root: Path
+    ) -> tuple[bool, str]: ...
 
     def evaluate(
         self, model: str, version: ObservedVersion, spec: dict[str, Any], root: Path

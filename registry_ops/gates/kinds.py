@@ -68,9 +68,18 @@ def kind_of(gate: Mapping[Any, Any]) -> type[GateKind] | None:
 
 
 def build(policy: Policy) -> list[Gate]:
-    """The gates of a policy, in the order written."""
+    """The gates of a policy, in the order written.
+
+    A gate with a ``bind_policy(policy)`` method is told its policy once built: a
+    ``loadable`` gate borrows the holdout of the policy's ``evaluate`` gate.
+    """
     _discover()
-    return [_KINDS[spec.kind].create(spec) for spec in policy.gates]
+    gates = [_KINDS[spec.kind].create(spec) for spec in policy.gates]
+    for gate in gates:
+        bind = getattr(gate, "bind_policy", None)
+        if callable(bind):
+            bind(policy)
+    return gates
 
 
 def check_gate(gate: Mapping[Any, Any], written: Written) -> list[ParamProblem]:

@@ -1,10 +1,16 @@
 """Live evaluation: candidate and current holder scored on the same holdout rows.
 
 ``{evaluate: {dataset, targets, metrics: {name: {min|max|baseline...}},
-latency_p95_ms, engine, task, batch_size, features}}`` gives one result per
-metric threshold and one for latency. Scores come from the context's model
-evidence (the MLflow adapter), which caches them per plan and on the version
-as a tag keyed by the dataset's content hash, so re-planning does not re-score.
+latency_p95_ms, engine, task, batch_size, features, pos_label, timeout_seconds,
+memory_mb, env_manager}}`` gives one result per metric threshold and one for
+latency. Scores come from the context's model evidence (the MLflow adapter),
+which scores each model in a sandboxed child process and caches the scores per
+plan and on the version, as an authenticated tag keyed by the dataset's content
+hash, so re-planning does not re-score.
+
+A model that cannot be scored (it crashes, times out, runs out of memory,
+answers garbage) fails this gate's results with the reason; a metric that alone
+cannot be computed fails alone. Neither ends the plan.
 """
 
 from __future__ import annotations
@@ -22,6 +28,32 @@ from registry_ops.gates.params import check_bounds
 
 # The metrics registry_ops.gates.evaluation computes (not imported: it brings pandas).
 METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc", "rmse", "mae", "r2")
+#: Limits of the model child when the gate sets none: a big holdout on a slow model fits
+#: in 15 minutes; 4 GiB of address space holds torch and a million-row frame.
+TIMEOUT_SECONDS = 900.0
+MEMORY_MB = 4096
+#: The schema of the sandbox settings, shared with ``loadable``.
+SANDBOX_PROPERTIES: dict[str, Any] = {
+    "timeout_seconds": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 86400,
+        "description": "Wall-clock limit of the model process, in seconds; past it, it is killed "
+        "and the gate fails.",
+    },
+    "memory_mb": {
+        "type": "integer",
+        "minimum": 64,
+        "description": "Address-space limit of the model process (RLIMIT_AS), in MiB "
+        "(default 4096); an allocation past it fails the gate.",
+    },
+    "env_manager": {
+        "enum": ["local", "virtualenv", "uv"],
+        "description": "The model's interpreter: local (default, the planning one), or an "
+        "environment made once (and cached) from the requirements logged with the model, by "
+        "python -m venv and pip (virtualenv) or by uv.",
+    },
+}
 # A URI scheme of two or more characters: "C:\\data.csv" stays a path.
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
@@ -50,8 +82,8 @@ class EvaluateGate(GateKind):
     schema = {
         "description": (
             "Live evaluation on a holdout set: the candidate and the current holder are scored "
-            "on the same rows. Results are cached on each version as a tag keyed by the "
-            "dataset's content hash."
+            "on the same rows, each in a sandboxed process of its own. Results are cached on "
+            "each version as a tag keyed by the dataset's content hash."
         ),
         "type": "object",
         "required": ["evaluate"],
@@ -101,6 +133,14 @@ class EvaluateGate(GateKind):
                         ),
                     },
                     "batch_size": {"type": "integer", "minimum": 1},
+                    "pos_label": {
+                        "type": ["string", "integer", "boolean"],
+                        "description": (
+                            "The positive class of f1, precision and recall with two classes. "
+                            "Needed unless the labels are 0/1 or false/true."
+                        ),
+                    },
+                    **SANDBOX_PROPERTIES,
                     "engine": {
                         "enum": ["in-process", "spark"],
                         "description": (
@@ -161,48 +201,72 @@ class EvaluateGate(GateKind):
             "engine": mine.get("engine"),
             "cached": mine.get("cached", False),
         }
+        shown = ("cache_trust", "env_manager", "env_created_seconds", "sandbox")
+        evidence |= {k: mine[k] for k in shown if k in mine}
         results = []
         for metric, bounds in sorted(self.spec.get("metrics", {}).items()):
             label = f"{metric} on {self.dataset}"
             if bounds.get("baseline") == "current":
                 rule = relative_rule(bounds)
-                result = relative_result(
-                    rule.describe(label), metric, candidate, rule, mine["metrics"],
-                    theirs["metrics"] if theirs is not None else None,
-                )  # fmt: skip
+                name = rule.describe(label)
+                why = _unscored(metric, f"v{candidate.version.version}", mine)
+                if why is None and theirs is not None and holder is not None:
+                    why = _unscored(metric, f"the current holder v{holder.version}", theirs)
+                if why is not None:
+                    result = GateResult(name, False, why)
+                else:
+                    result = relative_result(
+                        name, metric, candidate, rule, mine["metrics"],
+                        theirs["metrics"] if theirs is not None else None,
+                    )  # fmt: skip
             else:
-                result = _absolute(label, metric, bounds, mine["metrics"])
+                result = _absolute(label, metric, bounds, mine)
             result.evidence = {**evidence, **result.evidence}
             results.append(result)
         limit = self.spec.get("latency_p95_ms")
         if limit is not None:
-            value = mine["metrics"].get("latency_p95_ms")
-            name = f"latency p95 <= {fmt(limit)} ms on {self.dataset}"
-            if value is None:
-                passed, detail = False, f"the {mine.get('engine')} engine measures no latency"
-            else:
-                passed = value <= limit
-                detail = f"p95 {fmt(value)} ms over {mine.get('batches', '?')} batches"
-                detail += "" if passed else f", above {fmt(limit)} ms"
-            results.append(
-                GateResult(name, passed, detail, observed=value, threshold=limit, evidence=evidence)
-            )
+            results.append(self._latency(limit, mine, evidence))
         return results
 
+    def _latency(self, limit: float, mine: dict[str, Any], evidence: dict[str, Any]) -> GateResult:
+        value = mine.get("metrics", {}).get("latency_p95_ms")
+        name = f"latency p95 <= {fmt(limit)} ms on {self.dataset}"
+        if mine.get("error"):
+            passed, detail = False, f"could not be scored: {mine['error']}"
+        elif value is None:
+            passed, detail = False, f"the {mine.get('engine')} engine measures no latency"
+        else:
+            passed = value <= limit
+            detail = f"p95 {fmt(value)} ms over {mine.get('batches', '?')} batches"
+            detail += "" if passed else f", above {fmt(limit)} ms"
+        return GateResult(name, passed, detail, observed=value, threshold=limit, evidence=evidence)
 
-def _absolute(
-    name: str, metric: str, bounds: dict[str, Any], scores: dict[str, float]
-) -> GateResult:
+
+def _unscored(metric: str, who: str, scores: dict[str, Any]) -> str | None:
+    """Why ``who`` has no value of ``metric``: it could not be scored, or the metric alone."""
+    if scores.get("error"):
+        return f"{who} could not be scored: {scores['error']}"
+    problem = (scores.get("problems") or {}).get(metric)
+    if problem:
+        return f"{metric} of {who}: {problem}"
+    return None
+
+
+def _absolute(name: str, metric: str, bounds: dict[str, Any], mine: dict[str, Any]) -> GateResult:
     low, high = bounds.get("min"), bounds.get("max")
     shown = " and ".join(
         part for part in (f">= {fmt(low)}" if low is not None else "",
                           f"<= {fmt(high)}" if high is not None else "") if part
     )  # fmt: skip
     name = f"{name.split(' on ')[0]} {shown} on {name.split(' on ', 1)[1]}"
-    value = scores.get(metric)
     threshold = low if low is not None else high
+    if mine.get("error"):
+        return GateResult(name, False, f"could not be scored: {mine['error']}", threshold=threshold)
+    problem = (mine.get("problems") or {}).get(metric)
+    value = mine.get("metrics", {}).get(metric)
     if value is None or value != value:
-        return GateResult(name, False, f"{metric} could not be computed", threshold=threshold)
+        detail = problem or f"{metric} could not be computed"
+        return GateResult(name, False, detail, threshold=threshold)
     if low is not None and value < low:
         detail = f"{metric} = {fmt(value)}, below the minimum {fmt(low)}"
         return GateResult(name, False, detail, observed=value, threshold=low)

@@ -13,10 +13,16 @@
 * :mod:`~registry_ops.registry.writes`: registry writes, one request each;
 * :mod:`~registry_ops.registry.applylog`: experiments and runs (the apply log).
 
-Models themselves are loaded and scored in :mod:`~registry_ops.registry.pyfunc`,
-:mod:`~registry_ops.registry.artifacts` and :mod:`~registry_ops.registry.spark`;
-:mod:`~registry_ops.registry.evidence` answers the gates from them, and
-:mod:`~registry_ops.registry.loading` is the public ``load_model``. Importing
+Gates' evidence about models is :mod:`~registry_ops.registry.evidence`: it
+fetches a version's files (:mod:`~registry_ops.registry.artifacts`) and has it
+loaded and scored by a sandboxed child process, never in this one
+(:mod:`~registry_ops.registry.sandbox` and :mod:`~registry_ops.registry.confine`
+run it, :mod:`~registry_ops.registry.isolated` checks its answers,
+:mod:`~registry_ops.registry.modelenv` picks its interpreter; the child itself is
+the standalone script :mod:`~registry_ops.registry.model_child`, with
+:mod:`~registry_ops.registry.spark_child` for the Spark engine).
+:mod:`~registry_ops.registry.pyfunc` loads a model in this process for
+:mod:`~registry_ops.registry.loading`, the public ``load_model``. Importing
 this package does not import mlflow.
 """
 

@@ -21,7 +21,7 @@ from registry_ops.core.redact import redact
 from registry_ops.registry.connection import quiet_mlflow
 from registry_ops.registry.failures import ModelLoadError, mlflow_console, translated
 
-__all__ = ["download_artifact", "local_copy", "resolve_model_uri"]
+__all__ = ["download_artifact", "fetch_model", "local_copy", "resolve_model_uri"]
 
 
 def resolve_model_uri(uri: str, tracking_uri: str | None, registry_uri: str | None) -> str:
@@ -84,6 +84,34 @@ def local_copy(
         holder.cleanup()
         raise
     return local, holder
+
+
+def fetch_model(
+    model_uri: str, dst_dir: Path, *, tracking_uri: str | None, registry_uri: str | None
+) -> Path:
+    """Download a model version's files into ``dst_dir``; the directory holding its MLmodel.
+
+    The planning process fetches (it holds the credentials) and hands the sandboxed child
+    a local path: the child needs no credential and no network.
+
+    Raises:
+        ModelLoadError: the download failed (message redacted, one line).
+    """
+    quiet_mlflow()
+    with translated(f"cannot download {redact(model_uri)}"):
+        import mlflow.artifacts
+
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=resolve_model_uri(model_uri, tracking_uri, registry_uri),
+                dst_path=os.fspath(dst_dir),
+                tracking_uri=tracking_uri,
+                registry_uri=registry_uri or tracking_uri,
+            )
+        )
+    if not (local / "MLmodel").is_file():
+        raise ModelLoadError(f"{redact(model_uri)} has no MLmodel file: its files are not a model")
+    return local
 
 
 def download_artifact(

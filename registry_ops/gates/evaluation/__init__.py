@@ -1,15 +1,17 @@
 """Live evaluation of a model on a holdout set, for the ``evaluate`` gate.
 
-Pure of MLflow: a model is any ``predict`` callable taking a pandas DataFrame
-of feature columns and returning predictions (array-like, Series or
-DataFrame). ``registry_ops.registry.pyfunc`` turns a model URI into such a
-callable, and scores whole datasets on Spark, feeding
-:func:`evaluate_predictions` so both engines share one metric code path.
+Pure of MLflow, and never runs model code itself: the registry layer scores a
+candidate in a sandboxed child process (``registry_ops.registry.sandbox``) and
+hands its predictions (and class probabilities) to :func:`evaluate_predictions`;
+the labels stay here, and every metric is computed here, whichever engine
+scored. :func:`evaluate` scores a ``predict`` callable in this process, for
+tests and for models one trusts.
 
 - :mod:`~registry_ops.gates.evaluation.datasets`: holdout files inside the
   repository (or artifact URIs), read, checked and hashed;
-- :mod:`~registry_ops.gates.evaluation.scoring`: scikit-learn metrics, and what
-  a classifier's predict may return;
+- :mod:`~registry_ops.gates.evaluation.scoring`: scikit-learn metrics;
+- :mod:`~registry_ops.gates.evaluation.classes`: what a classifier's predict may
+  return, its positive class (``pos_label``), native probabilities;
 - :mod:`~registry_ops.gates.evaluation.batches`: scoring in batches with
   per-batch latency, several models on the same rows.
 
@@ -42,6 +44,7 @@ from registry_ops.gates.evaluation.scoring import (
     CLASSIFIER_METRICS,
     LATENCY_METRIC,
     REGRESSOR_METRICS,
+    Scores,
     Task,
     infer_task,
     score,
@@ -60,6 +63,7 @@ __all__ = [
     "Predict",
     "Progress",
     "ProgressEvent",
+    "Scores",
     "Task",
     "evaluate",
     "evaluate_models",

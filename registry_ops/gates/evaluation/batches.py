@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from registry_ops.gates.evaluation.scoring import (
     CLASSIFIER_METRICS,
     LATENCY_METRIC,
     REGRESSOR_METRICS,
+    Scores,
     Task,
     as_array,
     infer_task,
@@ -68,6 +69,8 @@ class Evaluation:
     engine: str
     seconds: float
     task: Task | None = None
+    #: why a requested metric has no value (roc_auc of labels, f1 without a positive class)
+    problems: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:
@@ -84,6 +87,7 @@ class Evaluation:
             "engine": self.engine,
             "seconds": self.seconds,
             "task": self.task,
+            "problems": dict(self.problems),
         }
 
 
@@ -109,6 +113,7 @@ def evaluate(
     progress: Progress | None = None,
     model: str = "model",
     warmup: bool = True,
+    pos_label: Any = None,
 ) -> Evaluation:
     """Score one model on a holdout in batches; quality metrics plus ``latency_p95_ms``.
 
@@ -124,6 +129,7 @@ def evaluate(
             first call pays one-off costs (lazy imports, thread pools,
             allocator growth) that a serving process pays once, not per
             request, and would otherwise dominate p95 on small holdouts.
+        pos_label: The positive class of two-class metrics (see ``classes``).
 
     Raises:
         EvaluationError: bad settings, predict raised, or unusable predictions.
@@ -147,18 +153,11 @@ def evaluate(
         if progress is not None:
             progress(ProgressEvent(model, number, len(starts), min(start + batch_size, rows), rows))
     predictions = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    result = score(holdout.y, predictions, names, chosen, model=model) if chosen else {}
-    # numpy's default (linear) percentile: with few batches p95 sits near the slowest.
-    result[LATENCY_METRIC] = float(np.percentile(np.asarray(timings) * 1000.0, 95))
-    return Evaluation(
-        metrics={m: result[m] for m in [*names, LATENCY_METRIC] if m in result},
-        rows=rows,
-        batches=len(timings),
-        digest=holdout.digest,
-        engine="in-process",
-        seconds=float(sum(timings)),
-        task=chosen,
-    )
+    return evaluate_predictions(
+        predictions, holdout, metrics=names, task=chosen, engine="in-process",
+        seconds=float(sum(timings)), batches=len(timings), model=model, timings=timings,
+        pos_label=pos_label,
+    )  # fmt: skip
 
 
 def _call(predict: Predict, batch: pd.DataFrame, model: str, number: int) -> Any:
@@ -214,20 +213,43 @@ def evaluate_predictions(
     seconds: float,
     batches: int = 1,
     model: str = "model",
+    timings: Sequence[float] | None = None,
+    proba: npt.NDArray[np.float64] | None = None,
+    classes: npt.NDArray[Any] | None = None,
+    proba_unavailable: str | None = None,
+    pos_label: Any = None,
 ) -> Evaluation:
-    """Metrics of predictions scored elsewhere (e.g. a Spark job) on ``holdout``'s rows.
+    """Metrics of predictions made elsewhere (the scoring child, a Spark job) on ``holdout``.
 
-    ``predictions`` must be in the holdout's row order. No latency is
-    reported: a distributed job's timings say nothing about serving latency.
+    ``predictions`` must be in the holdout's row order. ``timings`` (seconds per batch)
+    give ``latency_p95_ms``; without them none is reported (a distributed job's timings
+    say nothing about serving latency). ``proba``/``classes``: the flavor's own class
+    probabilities, for ``roc_auc`` when ``predictions`` are labels.
+
+    Raises:
+        EvaluationError: predictions unusable for every metric; a metric that alone
+            cannot be computed is in :attr:`Evaluation.problems` instead.
     """
     names, chosen = _metrics_and_task(metrics, task)
-    result = score(holdout.y, predictions, names, chosen, model=model) if chosen else {}
+    scores = (
+        score(
+            holdout.y, predictions, names, chosen, model=model, proba=proba, classes=classes,
+            proba_unavailable=proba_unavailable, pos_label=pos_label,
+        )
+        if chosen
+        else Scores({})
+    )  # fmt: skip
+    result = dict(scores.values)
+    if timings:
+        # numpy's default (linear) percentile: with few batches p95 sits near the slowest.
+        result[LATENCY_METRIC] = float(np.percentile(np.asarray(timings) * 1000.0, 95))
     return Evaluation(
-        metrics={m: result[m] for m in names if m in result},
+        metrics={m: result[m] for m in [*names, LATENCY_METRIC] if m in result},
         rows=holdout.rows,
-        batches=batches,
+        batches=len(timings) if timings else batches,
         digest=holdout.digest,
         engine=engine,
         seconds=seconds,
         task=chosen,
+        problems=dict(scores.problems),
     )

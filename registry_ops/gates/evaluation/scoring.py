@@ -2,30 +2,15 @@
 
 Classifiers: ``accuracy``, ``f1``, ``precision``, ``recall``, ``roc_auc``;
 regressors: ``rmse``, ``mae``, ``r2``; every engine that times batches adds
-``latency_p95_ms``. The task is given or inferred from the metric names. For
-two classes f1/precision/recall are those of the positive class, the greater
-label (1 of 0/1, True, "yes" of "no"/"yes"); with more classes they are
-support-weighted averages, like ``mlflow.models.evaluate``'s defaults, and
-``roc_auc`` is one-vs-rest, weighted.
-
-What a classifier's predict may return
-    * labels (1-D integers, strings, booleans, or floats that are all
-      whole numbers): used as they are; ``roc_auc`` is then refused,
-      because an AUC of hard labels is not the model's ranking quality;
-    * for two classes, a 1-D float score: values all within [0, 1] are the
-      positive class's probability (label at >= 0.5); other values are a
-      decision function (label at >= 0), like scikit-learn's;
-    * an ``n x k`` matrix, one column per class in sorted label order (the
-      scikit-learn convention; for integer labels ``0..k-1``, column ``j``
-      is label ``j`` even if some label is absent from the holdout): rows
-      that are probabilities (within [0, 1], summing to 1) are used as they
-      are, anything else (logits, e.g. the quickstart's torch models) goes
-      through a softmax; the label is the argmax either way.
+``latency_p95_ms``. The task is given or inferred from the metric names.
+What a classifier may return, and which class is positive, is
+:mod:`~registry_ops.gates.evaluation.classes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -97,65 +82,12 @@ def as_array(output: Any, rows: int, who: str) -> npt.NDArray[Any]:
     return array
 
 
-def _whole_numbers(array: npt.NDArray[Any]) -> bool:
-    if array.dtype.kind in "biuOUS":
-        return True
-    finite = array[np.isfinite(array)]
-    return len(finite) == len(array) and bool(np.all(np.equal(np.mod(finite, 1), 0)))
+@dataclass(frozen=True)
+class Scores:
+    """Metric values, and why each metric that has none could not be computed."""
 
-
-def _softmax(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    out: npt.NDArray[np.float64] = exp / exp.sum(axis=1, keepdims=True)
-    return out
-
-
-def _classify(
-    y_true: npt.NDArray[Any], pred: npt.NDArray[Any], who: str
-) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64] | None, npt.NDArray[Any]]:
-    """``(labels, probabilities or None, classes)`` from what a classifier returned."""
-    true_classes = np.unique(y_true)
-    if pred.ndim == 2:
-        k = pred.shape[1]
-        if len(true_classes) == k:
-            classes = true_classes
-        elif y_true.dtype.kind in "iu" and true_classes.min() >= 0 and true_classes.max() < k:
-            classes = np.arange(k)
-        else:
-            raise EvaluationError(
-                f"{who} returned {k} columns of scores, but the holdout's labels are "
-                f"{', '.join(map(str, true_classes))}; columns must be the classes in "
-                "sorted order"
-            )
-        scores = pred.astype(np.float64)
-        if not np.all(np.isfinite(scores)):
-            raise EvaluationError(f"{who} returned NaN or infinite scores")
-        is_proba = bool(
-            np.all((scores >= 0) & (scores <= 1))
-            and np.allclose(scores.sum(axis=1), 1.0, atol=1e-6)
-        )
-        proba = scores / scores.sum(axis=1, keepdims=True) if is_proba else _softmax(scores)
-        return classes[np.argmax(proba, axis=1)], proba, classes
-    if _whole_numbers(pred):
-        if pred.dtype.kind == "f":
-            # 0.0/1.0 from a pyfunc that returns floats: the labels' own type.
-            pred = pred.astype(y_true.dtype) if y_true.dtype.kind in "iub" else pred
-        return pred, None, np.unique(np.concatenate([true_classes, np.unique(pred)]))
-    scores = pred.astype(np.float64)
-    if np.any(np.isnan(scores)):
-        raise EvaluationError(f"{who} returned NaN predictions")
-    if len(true_classes) > 2:
-        raise EvaluationError(
-            f"{who} returned one score per row for {len(true_classes)} classes; return labels "
-            "or one column of probabilities per class"
-        )
-    classes = true_classes if len(true_classes) == 2 else np.array([0, 1])
-    cut = 0.5 if np.all((scores >= 0) & (scores <= 1)) else 0.0
-    # A decision function through a sigmoid: monotone, so the AUC is unchanged.
-    positive = 1.0 / (1.0 + np.exp(-np.clip(scores, -500, 500))) if cut == 0.0 else scores
-    proba = np.stack([1.0 - positive, positive], axis=1)
-    return classes[(scores >= cut).astype(int)], proba, classes
+    values: dict[str, float]
+    problems: dict[str, str] = field(default_factory=dict)
 
 
 def score(
@@ -165,71 +97,60 @@ def score(
     task: Task,
     *,
     model: str = "the model",
-) -> dict[str, float]:
+    proba: npt.NDArray[np.float64] | None = None,
+    classes: npt.NDArray[Any] | None = None,
+    proba_unavailable: str | None = None,
+    pos_label: Any = None,
+) -> Scores:
     """Compute the requested quality metrics (not latency) with scikit-learn.
 
+    ``proba`` (with ``classes``, its columns' labels) are class probabilities from the
+    flavor's native model, for ``roc_auc`` when ``predictions`` are labels;
+    ``proba_unavailable`` says why there are none. A metric that cannot be computed
+    (``roc_auc`` of labels, f1 with labels that do not say which class is positive, a
+    metric undefined on this holdout) gets a reason in :attr:`Scores.problems`; the
+    others are computed all the same.
+
     Raises:
-        EvaluationError: predictions unusable (wrong length, NaN, wrong shape,
-            labels where roc_auc needs scores) or a metric undefined on this
-            holdout (e.g. roc_auc with one class only).
+        EvaluationError: predictions unusable for every metric (wrong length, NaN,
+            wrong shape).
     """
     from sklearn import metrics as skm  # heavy; only evaluations pay for it
+
+    from registry_ops.gates.evaluation.classes import classifier_metrics
 
     truth = np.asarray(y_true)
     pred = as_array(predictions, len(truth), model)
     wanted = [m for m in metrics if m != LATENCY_METRIC]
-    out: dict[str, float] = {}
+    if task == "classifier":
+        found, unmet = classifier_metrics(
+            truth, pred, wanted, model=model, proba=proba, classes=classes,
+            proba_unavailable=proba_unavailable, pos_label=pos_label,
+        )  # fmt: skip
+        return Scores(found, unmet)
+    if pred.ndim != 1:
+        raise EvaluationError(f"{model} returned {pred.shape[1]} values per row")
     try:
-        if task == "regressor":
-            if pred.ndim != 1:
-                raise EvaluationError(f"{model} returned {pred.shape[1]} values per row")
-            values = pred.astype(np.float64)
-            if not np.all(np.isfinite(values)):
-                raise EvaluationError(f"{model} returned NaN or infinite predictions")
-            regress = {
-                "rmse": skm.root_mean_squared_error,
-                "mae": skm.mean_absolute_error,
-                "r2": skm.r2_score,
-            }
-            for name in wanted:
-                out[name] = float(regress[name](truth, values))
-            return out
-        labels, proba, classes = _classify(truth, pred, model)
-        binary = len(classes) <= 2
-        average = "binary" if binary else "weighted"
-        positive = classes.max() if binary else 1
-        for name in wanted:
-            if name == "accuracy":
-                out[name] = float(skm.accuracy_score(truth, labels))
-            elif name in ("f1", "precision", "recall"):
-                fn = {
-                    "f1": skm.f1_score,
-                    "precision": skm.precision_score,
-                    "recall": skm.recall_score,
-                }[name]
-                out[name] = float(
-                    fn(truth, labels, average=average, pos_label=positive, zero_division=0)
-                )
-            elif name == "roc_auc":
-                if proba is None:
-                    raise EvaluationError(
-                        f"roc_auc needs scores or probabilities, and {model} returned labels; "
-                        "log the model so that predict returns probabilities "
-                        "(e.g. pyfunc_predict_fn='predict_proba' for scikit-learn)"
-                    )
-                if len(np.unique(truth)) < 2:
-                    raise EvaluationError("roc_auc is undefined: the holdout has one class only")
-                if binary:
-                    column = int(np.flatnonzero(classes == positive)[0])
-                    out[name] = float(skm.roc_auc_score(truth == positive, proba[:, column]))
-                else:
-                    out[name] = float(
-                        skm.roc_auc_score(
-                            truth, proba, multi_class="ovr", average="weighted", labels=classes
-                        )
-                    )
-    except EvaluationError:
-        raise
-    except (ValueError, TypeError) as exc:  # scikit-learn's refusals: mixed label types, ...
-        raise EvaluationError(f"cannot score {model}: {exc}") from None
-    return out
+        values = pred.astype(np.float64)
+    except (TypeError, ValueError):
+        raise EvaluationError(f"{model} returned predictions that are not numbers") from None
+    if not np.all(np.isfinite(values)):
+        raise EvaluationError(f"{model} returned NaN or infinite predictions")
+    regress = {
+        "rmse": skm.root_mean_squared_error,
+        "mae": skm.mean_absolute_error,
+        "r2": skm.r2_score,
+    }
+    out: dict[str, float] = {}
+    problems: dict[str, str] = {}
+    for name in wanted:
+        try:
+            value = float(regress[name](truth, values))
+        except (ValueError, TypeError) as exc:  # scikit-learn's refusals
+            problems[name] = f"cannot compute {name}: {exc}"
+            continue
+        if np.isfinite(value):
+            out[name] = value
+        else:
+            problems[name] = f"{name} is undefined on this holdout"
+    return Scores(out, problems)
