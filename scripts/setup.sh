@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-test}
 case "$mode" in
   quickstart) extras="quickstart,evaluation" ;;
-  test) extras="quickstart,evaluation,dev,spark" ;;
+  test) extras="quickstart,evaluation,dev,spark,envs" ;;
   *) echo "usage: bash scripts/setup.sh [quickstart|test]" >&2; exit 64 ;;
 esac
 PYTHON=${PYTHON:-python3}
