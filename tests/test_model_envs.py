@@ -114,3 +114,30 @@ def test_an_environment_is_made_once_and_shared_by_equal_requirements(
     assert env.name.startswith(f"{manager}-")
     recipe = json.loads((env / "recipe.json").read_text())
     assert f"mlflow=={metadata.version('mlflow')}" in recipe["requirements"]
+
+
+def test_a_gate_naming_no_env_manager_follows_where_the_plan_runs(
+    cli: CLI, seeder: Any, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``REGISTRY_OPS_ENV_MANAGER`` picks the manager of gates that name none (a CI runner
+    without the models' stack sets it); a gate's own ``env_manager`` wins; a value that names
+    no manager fails those gates instead of running the model here."""
+    from mlflow.tracking import MlflowClient
+
+    models.register(MlflowClient(seeder.uri), seeder.experiment, "clf", "good", workdir=tmp_path)
+    models.write_holdout(workspace.root)
+    unnamed = EVALUATE.replace("        env_manager: {manager}\n", "")
+    workspace.policy("p", "    - loadable: true\n" + unnamed.format())
+    workspace.policy("q", EVALUATE.format(manager="local"))
+    workspace.manifest("clf", "aliases: {a: 1, b: 1}\ngates: {a: p, b: q}\n")
+    monkeypatch.setenv("REGISTRY_OPS_ENV_MANAGER", "conda")
+    result = cli("--tracking-uri", seeder.uri, "-C", str(workspace.root), "plan",
+                 "--format", "json")  # fmt: skip
+    assert result.code == 0, result.err
+    plan = json.loads(result.out)
+    assert plan["status"] == "blocked"
+    gates = {c["alias"]: c["gates"] for c in plan["models"][0]["changes"]}
+    assert [g["passed"] for g in gates["a"]] == [False, False]
+    for gate in gates["a"]:
+        assert "REGISTRY_OPS_ENV_MANAGER must be one of local, virtualenv, uv" in gate["detail"]
+    assert [g["passed"] for g in gates["b"]] == [True]  # names local itself

@@ -233,6 +233,17 @@ def test_propose_hands_its_token_only_to_the_push_and_the_pull_request_steps() -
     assert "REGISTRY_OPS_BOT_TOKEN" not in yaml.safe_dump(propose["jobs"]["propose"]["env"])
 
 
+def test_model_code_runs_in_its_own_environment_not_the_runners() -> None:
+    """A runner installs registry-ops with uv, never a model's libraries: every workflow that
+    plans makes model environments with uv (torch from the CPU index), unless a repository
+    variable says otherwise; the action installs the extras that scoring and uv need."""
+    for name in ("plan.yml", "apply.yml", "drift.yml", "propose.yml"):
+        env = load(REPO / ".github/workflows" / name)["env"]
+        assert env["REGISTRY_OPS_ENV_MANAGER"] == "${{ vars.REGISTRY_OPS_ENV_MANAGER || 'uv' }}"
+        assert env["UV_TORCH_BACKEND"] == "${{ vars.UV_TORCH_BACKEND || 'cpu' }}"
+    assert '"$root[evaluation,envs]"' in ACTION.read_text()
+
+
 def test_every_registry_ops_install_keeps_the_torch_pin() -> None:
     text = ACTION.read_text()
     for line in text.splitlines():

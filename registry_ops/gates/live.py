@@ -49,9 +49,10 @@ SANDBOX_PROPERTIES: dict[str, Any] = {
     },
     "env_manager": {
         "enum": ["local", "virtualenv", "uv"],
-        "description": "The model's interpreter: local (default, the planning one), or an "
-        "environment made once (and cached) from the requirements logged with the model, by "
-        "python -m venv and pip (virtualenv) or by uv.",
+        "description": "The model's interpreter: local (the planning one), or an environment "
+        "made once (and cached) from the requirements logged with the model, by python -m venv "
+        "and pip (virtualenv) or by uv. Unset: REGISTRY_OPS_ENV_MANAGER where the plan runs, "
+        "else local.",
     },
 }
 # A URI scheme of two or more characters: "C:\\data.csv" stays a path.

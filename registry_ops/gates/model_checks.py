@@ -90,7 +90,7 @@ class LoadableGate(GateKind):
         self.settings: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
         self.settings.setdefault("timeout_seconds", LOADABLE_TIMEOUT_SECONDS)
         self.settings.setdefault("memory_mb", MEMORY_MB)
-        self.settings.setdefault("env_manager", "local")
+        # No env_manager: REGISTRY_OPS_ENV_MANAGER of where the plan runs, else local.
         self.settings["holdout"] = None
 
     def bind_policy(self, policy: Policy) -> None:

@@ -45,6 +45,7 @@ from registry_ops.gates.live import MEMORY_MB, TIMEOUT_SECONDS
 from registry_ops.gates.model_checks import LOADABLE_TIMEOUT_SECONDS
 from registry_ops.registry import Registry
 from registry_ops.registry.failures import ModelLoadError
+from registry_ops.registry.modelenv import default_manager
 from registry_ops.registry.sandbox import Limits, ModelRunError, landlock_abi, workdir
 
 __all__ = ["RECORD_KIND", "RegistryEvidence"]
@@ -96,7 +97,7 @@ class RegistryEvidence:
         with workdir() as work:
             try:
                 path = self._fetch(model, version, work.model)
-                env = interpreter_for(path, str(settings.get("env_manager") or "local"))
+                env = interpreter_for(path, str(settings.get("env_manager") or default_manager()))
             except (ModelLoadError, ModelRunError) as exc:
                 return False, str(exc)
             check = check_loadable(
@@ -151,7 +152,11 @@ class RegistryEvidence:
             return {**base, "error": str(exc), "metrics": {}, "cached": False}
         if not names and task is not None:
             names = list(CLASSIFIER_METRICS if task == "classifier" else REGRESSOR_METRICS)
-        manager = spec.get("env_manager", "local")
+        try:
+            manager = spec.get("env_manager") or default_manager()
+        except ModelRunError as exc:
+            return {**base, "error": str(exc), "metrics": {}, "cached": False}
+        spec = {**spec, "env_manager": manager}
         settings = {
             "digest": holdout.digest,
             "targets": holdout.target,
@@ -220,7 +225,7 @@ class RegistryEvidence:
         extra_env = {k: os.environ[k] for k in ("JAVA_HOME", "SPARK_HOME") if os.environ.get(k)}
         with workdir() as work:
             path = self._fetch(model, number, work.model)
-            env = interpreter_for(path, spec.get("env_manager", "local"))
+            env = interpreter_for(path, spec["env_manager"])
             scored = score_rows(
                 work, path, holdout.X, interpreter=env.interpreter,
                 limits=_limits(spec, TIMEOUT_SECONDS), who=label, batch_size=batch_size,

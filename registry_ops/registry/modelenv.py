@@ -43,9 +43,19 @@ import yaml
 from registry_ops.core.redact import redact
 from registry_ops.registry.sandbox import ModelRunError, child_environment, tail
 
-__all__ = ["MANAGERS", "ModelEnv", "cache_root", "interpreter_for", "requirements_of"]
+__all__ = [
+    "MANAGERS",
+    "ModelEnv",
+    "cache_root",
+    "default_manager",
+    "interpreter_for",
+    "requirements_of",
+]
 
 MANAGERS = ("local", "virtualenv", "uv")
+#: The manager of a gate that names none: where registry-ops runs decides whether its own
+#: interpreter has the models' stack (a laptop) or not (a CI runner), not the policy.
+DEFAULT_VARIABLE = "REGISTRY_OPS_ENV_MANAGER"
 _INSTALL_TIMEOUT = 1800.0
 _INDEX_SETTINGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
@@ -202,6 +212,23 @@ def _create(
     for what, group in (("build dependencies", build), ("requirements", reqs)):
         if group:
             _run([*pip, *wheels, *group], env, f"installing the model's {what}")
+
+
+def default_manager() -> str:
+    """``REGISTRY_OPS_ENV_MANAGER`` when set, else ``local``.
+
+    Raises:
+        ModelRunError: the variable names no manager (a typo must not fall back to
+            running model code in this interpreter).
+    """
+    given = os.environ.get(DEFAULT_VARIABLE, "").strip()
+    if not given:
+        return "local"
+    if given not in MANAGERS:
+        raise ModelRunError(
+            f"{DEFAULT_VARIABLE} must be one of {', '.join(MANAGERS)}, not {given!r}"
+        )
+    return given
 
 
 def interpreter_for(model: Path, manager: str) -> ModelEnv:
