@@ -13,7 +13,9 @@ Every version is logged with a signature and an input example (see
 :mod:`registry_ops.quickstart.holdout`) have something to check.
 
 The tracking/registry store comes from ``MLFLOW_TRACKING_URI`` (required). Artifacts go
-to ``--artifacts`` (default ``.quickstart/artifacts``), never to ``./mlruns``.
+to ``--artifacts`` (default ``.quickstart/artifacts``), never to ``./mlruns``; on a
+tracking server (``http(s)://``) they go where the server keeps them unless
+``--artifacts`` is given, so that whoever plans elsewhere (a CI runner) can read them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from registry_ops.core.redact import without_credentials
 
 # MLflow reads this when it is first imported, so it must be set before any mlflow import;
 # the quickstart must not phone home. All mlflow imports below are therefore function-local.
@@ -84,8 +88,9 @@ VERSIONS: tuple[VersionSpec, ...] = (
 )
 
 
-def _parse_args(argv: Sequence[str] | None) -> tuple[str, Path]:
-    """Parse the command line; return ``(tracking_uri, artifacts_dir)`` or exit."""
+def _parse_args(argv: Sequence[str] | None) -> tuple[str, Path | None]:
+    """Parse the command line; return ``(tracking_uri, artifacts_dir)`` or exit
+    (``artifacts_dir`` None: the tracking server's own artifact store)."""
     parser = argparse.ArgumentParser(
         prog="python -m registry_ops.quickstart",
         description=(
@@ -96,8 +101,9 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[str, Path]:
     parser.add_argument(
         "--artifacts",
         metavar="DIR",
-        default=DEFAULT_ARTIFACTS_DIR,
-        help=f"directory for run and model artifacts (default: {DEFAULT_ARTIFACTS_DIR})",
+        default=None,
+        help=f"directory for run and model artifacts (default: {DEFAULT_ARTIFACTS_DIR}; on "
+        "an http(s) tracking server, the server's artifact store)",
     )
     args = parser.parse_args(argv)
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
@@ -106,7 +112,9 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[str, Path]:
             "MLFLOW_TRACKING_URI is not set; point it at the registry to seed, e.g. "
             "MLFLOW_TRACKING_URI=sqlite:///.quickstart/mlflow.db"
         )
-    return tracking_uri, Path(args.artifacts).resolve()
+    if args.artifacts is None and tracking_uri.startswith(("http://", "https://")):
+        return tracking_uri, None
+    return tracking_uri, Path(args.artifacts or DEFAULT_ARTIFACTS_DIR).resolve()
 
 
 # Progress chatter MLflow prints directly (not through logging), so log levels cannot
@@ -152,12 +160,13 @@ def _without_mlflow_chatter() -> Iterator[None]:
                     stream.write(line)
 
 
-def _ensure_experiment(client: MlflowClient, artifact_uri: str) -> str:
-    """Return the id of the quickstart experiment, creating it with ``artifact_uri``."""
+def _ensure_experiment(client: MlflowClient, artifact_uri: str | None) -> str:
+    """Return the id of the quickstart experiment, creating it with ``artifact_uri``
+    (None: where the tracking server puts artifacts)."""
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is None:
         return client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_uri)
-    if experiment.artifact_location != artifact_uri:
+    if artifact_uri is not None and experiment.artifact_location != artifact_uri:
         # An experiment's artifact location is immutable; say where artifacts really go.
         print(
             f"note: reusing experiment {EXPERIMENT_NAME!r}; its artifacts stay at "
@@ -241,8 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
 
-    artifacts_dir.mkdir(parents=True, exist_ok=True)
-    experiment_id = _ensure_experiment(client, artifacts_dir.as_uri())
+    if artifacts_dir is not None:
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
+    experiment_id = _ensure_experiment(client, artifacts_dir.as_uri() if artifacts_dir else None)
     mlflow.set_experiment(experiment_id=experiment_id)
 
     features, labels = make_spirals(N_TRAIN + N_VAL, noise=DATA_NOISE, seed=DATA_SEED)
@@ -290,7 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(
         f"seeded {len(VERSIONS)} model versions in {time.perf_counter() - started:.1f}s "
-        f"(tracking: {tracking_uri}, artifacts: {_shown(artifacts_dir)})"
+        f"(tracking: {without_credentials(tracking_uri)}, "
+        f"artifacts: {_shown(artifacts_dir) if artifacts_dir else 'the server'})"
     )
     return 0
 

@@ -190,6 +190,12 @@ def read_roots(interpreter: str, extra: tuple[str, ...] = ()) -> list[str]:
     proc = ["/proc/self", "/proc/thread-self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat"]
     proc += ["/proc/sys", "/proc/loadavg", "/proc/filesystems", "/proc/mounts"]
     path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if interpreter == sys.executable:
+        # The child imports what this interpreter imports, from wherever a .pth file of its
+        # site-packages points (another environment's site-packages, an editable source):
+        # those directories, never the working directory (the repository, its .git).
+        here = os.getcwd()
+        path += [p for p in sys.path if p and os.path.isdir(p) and os.path.abspath(p) != here]
     return sorted({*system, *proc, *_prefixes(interpreter), *path, *extra})
 
 

@@ -210,8 +210,11 @@ class Act:
         world: World | None = None,
         repositories: Mapping[str, Path] | None = None,
         timeout: float = 600,
+        variables: Mapping[str, str] | None = None,
+        actor: str = "nektos/act",
     ) -> Run:
-        """Run ``.github/workflows/<workflow>`` for ``event`` with ``payload`` and ``secrets``.
+        """Run ``.github/workflows/<workflow>`` for ``event`` with ``payload`` and ``secrets``
+        (and repository ``variables``, the ``vars`` context), as ``actor`` (``github.actor``).
 
         ``repositories`` maps ``owner/name`` of an action repository to a directory
         that stands for it at any ref (``acme/registry-ops``: the work tree under
@@ -225,6 +228,8 @@ class Act:
         event_file.write_text(json.dumps(payload))
         secret_file = run_dir / "secrets"
         secret_file.write_text("".join(f"{k}={v}\n" for k, v in (secrets or {}).items()))
+        var_file = run_dir / "vars"
+        var_file.write_text("".join(f"{k}={v}\n" for k, v in (variables or {}).items()))
         args = [
             str(self.executable), event, "--json",
             "-W", f".github/workflows/{workflow}",
@@ -232,11 +237,12 @@ class Act:
             "-P", "ubuntu-latest=-self-hosted",
             "--secret-file", str(secret_file),
             "--env-file", str(self.empty),
-            "--var-file", str(self.empty),
+            "--var-file", str(var_file),
             "--input-file", str(self.empty),
             "--no-cache-server",
             "--action-cache-path", str(run_dir / "cache"),
             "--defaultbranch", "main",
+            "--actor", actor,
         ]  # fmt: skip
         for owner, name, ref in sorted(actions_used(repo, *repositories.values())):
             directory = repositories.get(f"{owner}/{name}") or self._standin(name, run_dir, world)
