@@ -12,6 +12,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from registry_ops.gitops.scaffold import files
+from registry_ops.gitops.source import given
 from tests.conftest import REPO, Result
 
 EXPECTED = {
@@ -98,17 +99,22 @@ def test_init_force_overwrites(cli: Callable[..., Result], tmp_path: Path) -> No
 
 
 def test_templates_do_not_drift_from_this_repositorys_files() -> None:
-    """The scaffold ships exactly the pipeline this repository runs."""
+    """The scaffold ships exactly the pipeline this repository runs (the action's template
+    too; the scaffold pins its ``package`` default: tests/test_source.py)."""
     scaffolded = files()
     for relative in (
         ".github/workflows/plan.yml",
         ".github/workflows/apply.yml",
         ".github/workflows/drift.yml",
         ".github/workflows/propose.yml",
-        ".github/actions/registry-ops/action.yml",
         "constraints.txt",
     ):
         assert scaffolded[Path(relative)] == (REPO / relative).read_text(), relative
+    action = ".github/actions/registry-ops/action.yml"
+    template = (
+        REPO / "registry_ops/gitops/templates/repo/dot-github/actions/registry-ops/action.yml"
+    )
+    assert template.read_text() == (REPO / action).read_text()
     for name in ("manifest", "policy", "plan"):
         schema = (REPO / "registry_ops/schemas" / f"{name}.schema.json").read_text()
         assert scaffolded[Path(f"schemas/{name}.schema.json")] == schema
@@ -124,10 +130,11 @@ def test_the_pre_commit_config_uses_this_repositorys_hook() -> None:
     assert re.search(hook["files"], "manifests/clf.yaml")
     assert re.search(hook["files"], "policies/sub/p.yml")
     assert not re.search(hook["files"], "docs/manifests.yaml")
-    config = yaml.safe_load(files()[Path(".pre-commit-config.yaml")])
+    pinned = given("https://github.com/acme/registry-ops", "v0.2.0")
+    config = yaml.safe_load(files(pinned)[Path(".pre-commit-config.yaml")])
     (repo,) = config["repos"]
     assert [h["id"] for h in repo["hooks"]] == [hook["id"]]
-    assert repo["rev"].startswith("v")
+    assert (repo["repo"], repo["rev"]) == ("https://github.com/acme/registry-ops", "v0.2.0")
 
 
 def test_init_imports_neither_mlflow_nor_torch(tmp_path: Path) -> None:

@@ -306,6 +306,7 @@ class Team:
 
     def __init__(self, tmp_path: Path, uri: str, wheel: Path) -> None:
         from registry_ops.gitops.scaffold import scaffold
+        from registry_ops.gitops.source import EXTRAS, detect
         from tests.support.seed import Seeder
 
         self.uri = uri
@@ -313,14 +314,10 @@ class Team:
         self.origin = tmp_path / "origin.git"
         self.seeder = Seeder(uri, (tmp_path / "artifacts").as_uri())
         self.token = uuid.uuid4().hex[:8]
-        scaffold(self.root)
+        # The action installs the registry-ops under test, with the extras a pinned
+        # install gets (the steps' venv finds their packages in the test venv's).
+        scaffold(self.root, source=detect().installing(f"{wheel}[{','.join(EXTRAS)}]"))
         (self.root / "manifests" / "example-classifier.yaml").unlink()
-        # What the scaffold's next steps ask of a team: pin the registry-ops the action
-        # installs. Here, the registry-ops under test.
-        action = self.root / ".github/actions/registry-ops/action.yml"
-        text = action.read_text()
-        assert text.count("    default: registry-ops\n") == 1
-        action.write_text(text.replace("    default: registry-ops\n", f"    default: {wheel}\n"))
         subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.origin)], check=True)
         self.git("init", "-q", "-b", "main")
         self.git("remote", "add", "origin", f"https://github.com/{OWNER}/{NAME}.git")

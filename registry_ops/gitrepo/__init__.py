@@ -7,13 +7,16 @@
   is in HEAD's history (what a saved plan is checked against at apply);
 - :mod:`~registry_ops.gitrepo.revisions` and :mod:`~registry_ops.gitrepo.filelog`:
   files as past commits left them (``history``);
-- :mod:`~registry_ops.gitrepo.branches`: a proposal's commit on a new branch.
+- :mod:`~registry_ops.gitrepo.branches`: a proposal's commit on a new branch;
+- :mod:`~registry_ops.gitrepo.checkout`: the checkout a package was installed from
+  (``init`` pins a team repository to it).
 
 Nothing here imports gitpython at import time (``validate`` and ``--help`` stay
 fast); callers use the names below.
 """
 
 from registry_ops.gitrepo.branches import FALLBACK_IDENTITY, commit_on_new_branch, find_branch
+from registry_ops.gitrepo.checkout import Checkout, checkout
 from registry_ops.gitrepo.facts import (
     DESIRED_STATE_DIRS,
     UNKNOWN_AUTHOR,
@@ -31,12 +34,14 @@ from registry_ops.gitrepo.revisions import file_history, grep_head, last_paths_w
 
 __all__ = [
     "DESIRED_STATE_DIRS",
+    "Checkout",
     "FALLBACK_IDENTITY",
     "FileRevision",
     "GitInfo",
     "UNKNOWN_AUTHOR",
     "HeadFiles",
     "changed_since",
+    "checkout",
     "commit_on_new_branch",
     "contains",
     "describe",
