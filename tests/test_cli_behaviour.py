@@ -287,6 +287,21 @@ def test_a_prompt_is_never_managed(backend, workspace, cli):  # type: ignore[no-
     assert not any(k.startswith("registry_ops.") for k in after.tags)
 
 
+@only(SQLITE)
+def test_status_and_compare_name_a_prompt_as_a_prompt(backend, workspace, cli):  # type: ignore[no-untyped-def]
+    name = backend.name("prompt")
+    backend.client.register_prompt(name, "Summarise {{text}}")
+    workspace.manifest(name, "description: a prompt\n")
+    status = cli(*backend.args(workspace.root, "status", name))
+    assert status.code == 1
+    assert f"'{name}' is an MLflow prompt, not a registered model" in status.err
+    assert "is not registered in MLflow" not in status.err
+    shown = cli(*backend.args(workspace.root, "status", "--format", "json"))
+    assert json.loads(shown.out)["prompts"] == [name]
+    compared = cli(*backend.args(workspace.root, "compare", name))
+    assert compared.code == 1 and "is an MLflow prompt" in compared.err
+
+
 def test_a_long_alias_is_stamped(backend, workspace, cli):  # type: ignore[no-untyped-def]
     """Provenance lives in tag values: an alias of 240 characters cannot overflow a key."""
     clf = backend.name("clf")

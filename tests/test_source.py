@@ -124,6 +124,22 @@ def test_installed_from_a_checkout_with_an_origin_pins_the_origin_at_head(tmp_pa
     assert "uncommitted changes are not in the pin" in tagged.found
 
 
+def test_a_commit_origin_does_not_have_is_said_to_need_a_push(tmp_path: Path) -> None:
+    """The pin names origin's URL, so a commit no branch of origin has would fail every
+    runner's install: said, until a fetched origin branch contains it."""
+    upstream = tmp_path / "upstream.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(upstream)], check=True)
+    repo = checkout(tmp_path / "registry-ops")
+    git(repo, "remote", "add", "origin", upstream.as_uri())
+    unpushed = from_record(local(repo), VERSION)
+    assert "no branch of origin fetched here has the commit: push it" in unpushed.found
+    git(repo, "push", "-q", "origin", "main")
+    git(repo, "fetch", "-q", "origin")
+    pushed = from_record(local(repo), VERSION)
+    assert pushed.url == upstream.as_uri() and "push it" not in pushed.found
+    assert "at its origin remote" in pushed.found
+
+
 def test_an_scp_like_origin_becomes_an_ssh_url(tmp_path: Path) -> None:
     repo = checkout(tmp_path / "registry-ops")
     git(repo, "remote", "add", "origin", "git@github.com:acme/registry-ops.git")

@@ -592,6 +592,50 @@ def test_pull_request_is_checked_only_for_the_models_it_changes(act: Act, team: 
     assert weak in body and churn not in body and ":no_entry:" in body
 
 
+SCORED_POLICY = """\
+apiVersion: registry-ops/v1
+kind: GatePolicy
+name: scored
+gates:
+  - evaluate:
+      dataset: data/holdout.csv
+      targets: label
+      metrics: {accuracy: {min: 0.9}}
+"""
+
+
+@pytest.mark.skipif(
+    not os.environ.get("REGISTRY_OPS_SLOW_TESTS"),
+    reason="makes the model's environment with uv from the package index (~15-60 s the "
+    "first time); set REGISTRY_OPS_SLOW_TESTS=1 to run it",
+)
+def test_the_plan_scores_a_model_in_its_own_environment_not_the_runners(
+    act: Act, team: Team, tmp_path: Path
+) -> None:
+    """As shipped (no repository variable), the workflows make each model's environment with
+    uv, found through the action's install of the ``envs`` extra."""
+    from tests.support import models
+
+    scored = team.model("scored")
+    models.register(team.seeder.client, team.seeder.experiment, scored, "good", workdir=tmp_path)
+    models.write_holdout(team.root)
+    team.write("policies/scored.yaml", SCORED_POLICY)
+    team.commit("A policy that scores models on a holdout")
+    team.git("checkout", "-q", "-b", "scored")
+    team.write("manifests/scored.yaml", manifest(scored, 1).replace("production", "scored"))
+    team.commit("Manage scored", push=False)
+    event = team.pull_request("scored", 7)
+
+    run = act.run(team.root, "plan.yml", "pull_request", event, secrets(team.uri))
+
+    succeeded(run, "plan")
+    saved = json.loads((run.world.artifacts / "registry-ops-plan-7" / "plan.json").read_text())
+    (gate,) = saved["models"][0]["changes"][0]["gates"]
+    assert gate["passed"] is True, gate
+    assert gate["evidence"]["env_manager"] == "uv"
+    assert "accuracy &gt;= 0.9" in comment(run)
+
+
 def merge_ready(team: Team) -> tuple[str, str]:
     """churn applied at v1 on main, a branch promoting v2, and a third version."""
     churn = team.model("churn")

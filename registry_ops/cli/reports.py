@@ -35,7 +35,14 @@ def status(ctx: click.Context, models: tuple[str, ...], fmt: str) -> int:
     render("status", fmt, result, sys.stdout, color(ctx, sys.stdout))
     if fmt != "json":  # the JSON lists them under "missing"
         for name in result.missing:
-            click.echo(f"warning: model '{printable(name)}' is not registered in MLflow", err=True)
+            if name in result.prompts:
+                said = (
+                    "is an MLflow prompt, not a registered model; registry-ops does not "
+                    "manage prompts"
+                )
+            else:
+                said = "is not registered in MLflow"
+            click.echo(f"warning: model '{printable(name)}' {said}", err=True)
     return EXIT_ERROR if result.missing and models else EXIT_OK
 
 

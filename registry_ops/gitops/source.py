@@ -214,7 +214,12 @@ def _from_directory(url: str, version: str) -> Source:
     if work.origin is not None:
         try:
             clean = clean_url(work.origin, base=work.top)
-            found += ", whose origin remote holds the commit"
+            found += ", at its origin remote" + (
+                ""
+                if work.pushed
+                else " (no branch of origin fetched here has the commit: push it before "
+                "the workflows run, or pin one that is with --ref)"
+            )
         except BadSource:
             clean = None
     if clean is None:

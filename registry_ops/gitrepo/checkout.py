@@ -23,7 +23,9 @@ class Checkout:
     applied), None without one; it is given as configured, credentials and all.
     ``label`` names the commit for people (``git describe --tags --always``:
     ``v0.1.0``, ``v0.1.0-3-g1a2b3c4`` or a short SHA). ``dirty`` is true when
-    tracked files differ from the commit.
+    tracked files differ from the commit. ``pushed`` is true when a branch of
+    ``origin``, as last fetched here, contains the commit (the only way to know,
+    offline, that whoever clones ``origin`` finds it).
     """
 
     top: Path
@@ -31,6 +33,7 @@ class Checkout:
     origin: str | None
     label: str
     dirty: bool
+    pushed: bool = False
 
 
 def checkout(directory: str | Path) -> Checkout | None:
@@ -66,6 +69,10 @@ def _read(repo: Any, directory: Path) -> Checkout | None:
         origin: str | None = str(repo.git.remote("get-url", "origin")).strip() or None
     except git.GitCommandError:  # no remote named origin
         origin = None
+    pushed = False
+    if origin is not None:
+        with_commit = repo.git.branch("-r", "--contains", commit, "--list", "origin/*")
+        pushed = bool(str(with_commit).strip())
     try:
         label = str(repo.git.describe("--tags", "--always")).strip()
     except git.GitCommandError:
@@ -76,4 +83,5 @@ def _read(repo: Any, directory: Path) -> Checkout | None:
         origin=origin,
         label=label or commit,
         dirty=repo.is_dirty(untracked_files=False),
+        pushed=pushed,
     )

@@ -2,12 +2,14 @@
 
 ``env_manager`` of a gate:
 
-* ``local`` (default): the planning interpreter, with whatever it has installed;
+* ``local`` (the default, unless ``REGISTRY_OPS_ENV_MANAGER`` names another): the
+  planning interpreter, with whatever it has installed;
 * ``virtualenv``: a ``python -m venv`` environment with the requirements MLflow logged
   with the model (``python_env.yaml``: its build dependencies, then ``requirements.txt``),
   installed by pip;
-* ``uv``: the same made by ``uv venv`` and ``uv pip install`` (uv on PATH or next to this
-  interpreter); uv can also fetch the Python version the model was logged with.
+* ``uv``: the same made by ``uv venv`` and ``uv pip install`` (the uv of the ``envs``
+  extra, else one next to this interpreter or on PATH); uv can also fetch the Python
+  version the model was logged with.
 
 An environment is created once and cached under ``REGISTRY_OPS_ENV_CACHE`` (default
 ``~/.cache/registry-ops/envs``), keyed by the hash of what it installs, so every version
@@ -131,8 +133,16 @@ def requirements_of(model: Path) -> tuple[str | None, list[str], list[str]]:
 
 
 def _find_uv() -> str | None:
+    """The uv of the ``envs`` extra (its package knows where pip put the binary, wherever
+    that is on PATH or not), else one next to this interpreter, else one on PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
     beside = Path(sys.executable).parent / "uv"
-    return shutil.which("uv") or (str(beside) if beside.is_file() else None)
+    return str(beside) if beside.is_file() else shutil.which("uv")
 
 
 def _python_for(version: str | None) -> str:
@@ -197,7 +207,7 @@ def _create(
     if manager == "uv":
         uv = _find_uv()
         if uv is None:
-            raise ModelRunError("env_manager: uv needs uv on PATH (pip install uv)")
+            raise ModelRunError("env_manager: uv needs uv: pip install 'registry-ops[envs]'")
         env.setdefault("UV_CACHE_DIR", str(target.parent / "uv-cache"))
         version = ["--python", python] if python else []
         _run([uv, "venv", "--quiet", *version, str(target)], env, "uv venv")

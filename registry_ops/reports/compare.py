@@ -57,6 +57,10 @@ class MetricsSource(Protocol):
         """The metric evidence of the versions (runs and logged models), batched."""
         ...
 
+    def prompts(self, names: Iterable[str]) -> dict[str, ObservedModel]:
+        """Which of ``names`` (not found by a read) are MLflow prompts."""
+        ...
+
 
 @dataclass(frozen=True)
 class Column:
@@ -315,6 +319,11 @@ def collect(
     """
     observed = registry.read_state([model]).get(model)
     if observed is None:
+        if registry.prompts([model]):
+            raise RegistryOpsError(
+                f"{model!r} is an MLflow prompt, not a registered model; registry-ops does not "
+                "compare prompts"
+            )
         raise RegistryOpsError(f"model {model!r} is not registered in MLflow")
     versions, omitted = select(observed, requested, limit)
     chosen = [observed.versions[v] for v in versions]

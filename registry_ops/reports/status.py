@@ -164,10 +164,16 @@ class StatusReport:
 
     rows: list[ModelStatus]
     missing: list[str]
+    #: Those of ``missing`` that are MLflow prompts (registered, but not as models).
+    prompts: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``status --format json``)."""
-        return {"models": [r.to_dict() for r in self.rows], "missing": self.missing}
+        return {
+            "models": [r.to_dict() for r in self.rows],
+            "missing": self.missing,
+            "prompts": self.prompts,
+        }
 
 
 def report(registry: MetricsSource, models: Sequence[str], desired: Desired | None) -> StatusReport:
@@ -182,5 +188,6 @@ def report(registry: MetricsSource, models: Sequence[str], desired: Desired | No
     observed = registry.read_state(names)
     names = names or sorted(observed.models)
     missing = [n for n in names if n not in observed.models]
+    prompts = sorted(registry.prompts(missing)) if missing else []
     book = registry.read_metrics(holder_versions(names, observed))
-    return StatusReport(collect(names, observed, book, desired), missing)
+    return StatusReport(collect(names, observed, book, desired), missing, prompts)
