@@ -135,6 +135,10 @@ class _Counting:
         self.calls.append(("read_metrics", ids))
         return MetricBook.of_runs({r: self.metrics[r] for r in ids if r in self.metrics}, ids)
 
+    def prompts(self, names: Iterable[str]) -> dict[str, ObservedModel]:
+        self.calls.append(("prompts", list(names)))
+        return {}
+
 
 def test_collect_makes_one_state_read_and_one_metrics_read() -> None:
     source = _Counting(_model({1: "None", 2: "Production", 3: "None"}), RUN_METRICS)
