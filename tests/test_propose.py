@@ -499,3 +499,18 @@ def test_branch_names_are_safe_and_distinct() -> None:
     assert ref_part("team/clf") != ref_part("team-clf")
     for name in odd:
         git.Git().check_ref_format("--branch", name)  # raises if git refuses it
+
+
+@only(SQLITE)
+def test_a_prompt_is_named_as_a_prompt(cli: CLI, backend: Backend, workspace: Workspace) -> None:
+    """MLflow's searches leave prompts out: propose asks, instead of calling it missing."""
+    name = backend.name("prompt")
+    backend.client.register_prompt(name, "Summarise {{text}}")
+    workspace.policy("production", "    - metric: accuracy\n      min: 0.5\n")
+    workspace.manifest(name, "aliases: {champion: 1}\ngates: {champion: production}\n")
+    repo = init_repo(workspace.root)
+    result = cli(*backend.args(workspace.root, "propose"))
+    assert result.code == 1
+    assert f"'{name}' is an MLflow prompt, not a registered model" in result.err
+    assert "does not exist" not in result.err
+    assert branches(repo) == {}

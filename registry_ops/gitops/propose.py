@@ -127,10 +127,18 @@ def propose(
         observed = registry.read_state(chosen)
     # The gates read provenance (requires_previous, rollbacks): only authenticated records.
     observed = authenticated(observed, RecordKey.from_env())
+    # MLflow's searches leave prompts out: a name they did not find may be one.
+    prompts = registry.prompts(m.model for m in manifests if observed.get(m.model) is None)
 
     searches: list[Search] = []
     for manifest in manifests:
         model = observed.get(manifest.model)
+        if (model is not None and model.is_prompt) or manifest.model in prompts:
+            outcome.errors.append(
+                f"{manifest.file}: '{manifest.model}' is an MLflow prompt, not a registered "
+                "model; registry-ops does not manage prompts"
+            )
+            continue
         if model is None:
             outcome.errors.append(
                 f"{manifest.file}: registered model '{manifest.model}' does not exist in MLflow"
