@@ -20,7 +20,6 @@ import contextlib
 import io
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ import pytest
 
 from registry_ops.render.markdown import MARKER
 from tests.conftest import REPO
-from tests.support.act import Act, Run
+from tests.support.act import Act, Run, tracked_tree
 from tests.support.mlflow_server import mlflow_server
 from tests.test_workflows import ADA, PLAN_KEY, Team
 
@@ -54,16 +53,7 @@ class Fork(Team):
         self.uri = uri
         self.root = tmp_path / "fork"
         self.origin = tmp_path / "origin.git"
-        listed = subprocess.run(
-            ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others",
-             "--exclude-standard"],
-            capture_output=True, check=True,
-        ).stdout.decode().split("\0")  # fmt: skip
-        for name in filter(None, listed):
-            source = REPO / name
-            if source.is_file() and not source.is_symlink():
-                (self.root / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, self.root / name)
+        tracked_tree(REPO, self.root)
         subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.origin)], check=True)
         self.git("init", "-q", "-b", "main")
         self.git("remote", "add", "origin", "https://github.com/acme/models.git")

@@ -34,7 +34,7 @@ import yaml
 
 from registry_ops.render.markdown import MARKER
 from tests.conftest import REPO
-from tests.support.act import Act, Run
+from tests.support.act import Act, Run, tracked_tree
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 ACTION = REPO / ".github" / "actions" / "registry-ops" / "action.yml"
@@ -487,11 +487,12 @@ def test_pull_request_from_a_fork_is_validated_and_explained(act: Act, team: Tea
 
 
 def test_the_action_called_from_the_registry_ops_repository_installs_that_checkout(
-    act: Act, team: Team
+    act: Act, team: Team, tmp_path: Path
 ) -> None:
     """``uses: OWNER/registry-ops/.github/actions/registry-ops@REF``, as another repository
     may call the action: it installs registry-ops from its own checkout at REF (here the
-    work tree under test; pip may not use an index, so nothing else could be installed)."""
+    work tree under test, its tracked files; pip may not use an index, so nothing else could
+    be installed)."""
     churn = team.model("churn")
     team.write("manifests/churn.yaml", manifest(churn, 1))
     plan = team.root / ".github/workflows/plan.yml"
@@ -513,7 +514,7 @@ def test_the_action_called_from_the_registry_ops_repository_installs_that_checko
 
     run = act.run(
         team.root, "plan.yml", "pull_request", event, {"GITHUB_TOKEN": "ghs_read"},
-        repositories={f"{OWNER}/registry-ops": REPO},
+        repositories={f"{OWNER}/registry-ops": tracked_tree(REPO, tmp_path / "registry-ops")},
     )  # fmt: skip
 
     succeeded(run, "plan")

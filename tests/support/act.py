@@ -99,6 +99,23 @@ def actions_used(*repos: Path) -> set[tuple[str, str, str]]:
     return {match.groups() for f in files for match in USES.finditer(f.read_text())}
 
 
+def tracked_tree(repo: Path, dest: Path) -> Path:
+    """The files git tracks in ``repo``, and the untracked ones it does not ignore, as they
+    are in the work tree, copied to ``dest``: the repository as a clone or an action
+    checkout would have it, without a venv or caches (act copies a local action's whole
+    directory at each step that uses it)."""
+    listed = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True, check=True,
+    ).stdout.decode()  # fmt: skip
+    for name in filter(None, listed.split("\0")):
+        source = repo / name
+        if source.is_file() and not source.is_symlink():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
 @dataclass
 class World:
     """What the stand-ins write and read for one run (or several that share artifacts)."""
