@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from registry_ops.core.text import printable_lines
 from registry_ops.errors import EXIT_OK
 
 
@@ -48,5 +49,6 @@ def init(directory: str, source_url: str | None, ref: str | None, force: bool) -
     written = scaffold.scaffold(Path(directory), force=force, source=pinned)
     for path in written:
         click.echo(f"wrote {path}")
-    click.echo(scaffold.next_steps(Path(directory), pinned), err=True)
+    # It names paths and the git origin and tag of the install: shown, never obeyed.
+    click.echo(printable_lines(scaffold.next_steps(Path(directory), pinned)), err=True)
     return EXIT_OK

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from registry_ops.gitrepo.repo import head_commit, open_repo, repository, top
+from registry_ops.gitrepo.repo import at_head, head_commit, open_repo, repository, top
 
 # Only these decide what apply does; an edited README is not an uncommitted plan.
 DESIRED_STATE_DIRS = ("manifests", "policies")
@@ -41,14 +41,10 @@ class GitInfo:
 
 def describe(root: str | Path) -> GitInfo | None:
     """Git facts for the repository containing ``root``; None outside a repository."""
-    repo = open_repo(root)
-    if repo is None:
-        return None
-    with repo:
-        try:
-            head = repo.head.commit
-        except ValueError:  # a repository without commits yet
+    with at_head(root) as found:
+        if found is None:
             return None
+        repo, head = found
         branch = None if repo.head.is_detached else repo.active_branch.name
         dirs = [str(Path(root, d).resolve()) for d in DESIRED_STATE_DIRS]
         status = repo.git.status("--porcelain", "--untracked-files=all", "--", *dirs)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry_ops.gitrepo.repo import open_repo, top
+from registry_ops.gitrepo.repo import at_head, top
 
 # A symbolic link as git stores it: a blob whose content is the link's target.
 _LINK_MODE = 0o120000
@@ -48,14 +48,10 @@ def head_files(root: str | Path, relpaths: Iterable[str]) -> HeadFiles | None:
     Symbolic links committed inside the repository are followed, as the loader
     follows them on disk. A path outside the repository is held by no commit: None.
     """
-    repo = open_repo(root)
-    if repo is None:
-        return None
-    with repo:
-        try:
-            head = repo.head.commit
-        except ValueError:  # no commit yet: nothing is committed
+    with at_head(root) as found:
+        if found is None:  # no commit yet: nothing is committed
             return None
+        repo, head = found
         branch = None if repo.head.is_detached else repo.active_branch.name
         base = top(repo)
         here = Path(root).resolve()
@@ -111,16 +107,12 @@ def contains(root: str | Path, commit: str) -> bool | None:
     merge, a branch never fetched, history a shallow clone cut off): nothing
     here shows that the branch contains it.
     """
-    repo = open_repo(root)
-    if repo is None:
-        return None
-    with repo:
-        import git  # present: open_repo found a repository
-
-        try:
-            head = repo.head.commit
-        except ValueError:
+    with at_head(root) as found:
+        if found is None:
             return None
+        repo, head = found
+        import git  # present: a repository was found
+
         if not _SHA.fullmatch(commit):
             return False
         if head.hexsha == commit:

@@ -8,6 +8,8 @@ as it does outside a repository.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,23 @@ def open_repo(root: str | Path) -> Any:
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
+
+
+@contextmanager
+def at_head(root: str | Path) -> Iterator[tuple[Any, Any] | None]:
+    """The repository containing ``root`` and HEAD's commit, open for the block; None
+    outside a repository, without git, or in a repository without commits yet."""
+    repo = open_repo(root)
+    if repo is None:
+        yield None
+        return
+    with repo:
+        try:
+            head = repo.head.commit
+        except ValueError:  # no commit yet
+            yield None
+            return
+        yield repo, head
 
 
 def repository(root: str | Path) -> Any:

@@ -63,17 +63,24 @@ def _columns(y_true: npt.NDArray[Any], k: int, who: str) -> npt.NDArray[Any]:
     )
 
 
+def finite_floats(values: npt.NDArray[Any], who: str, what: str) -> npt.NDArray[np.float64]:
+    """``values`` as float64, or the error a model's answer deserves: ``what`` (its
+    predictions, its columns) are not numbers, or hold NaN or infinity."""
+    try:
+        out: npt.NDArray[np.float64] = values.astype(np.float64)
+    except (TypeError, ValueError):
+        raise EvaluationError(f"{who} returned {what} that are not numbers") from None
+    if not np.all(np.isfinite(out)):
+        raise EvaluationError(f"{who} returned NaN or infinite {what}")
+    return out
+
+
 def classify(y_true: npt.NDArray[Any], pred: npt.NDArray[Any], who: str) -> Arrays:
     """``(labels, probabilities or None, classes)`` from what a classifier returned."""
     true_classes = np.unique(y_true)
     if pred.ndim == 2:
         classes = _columns(y_true, pred.shape[1], who)
-        try:
-            scores = pred.astype(np.float64)
-        except (TypeError, ValueError):
-            raise EvaluationError(f"{who} returned columns that are not numbers") from None
-        if not np.all(np.isfinite(scores)):
-            raise EvaluationError(f"{who} returned NaN or infinite scores")
+        scores = finite_floats(pred, who, "scores")
         is_proba = bool(
             np.all((scores >= 0) & (scores <= 1))
             and np.allclose(scores.sum(axis=1), 1.0, atol=1e-6)

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from registry_ops.gates.evaluation.classes import finite_floats
 from registry_ops.gates.evaluation.errors import EvaluationError
 
 Task = Literal["classifier", "regressor"]
@@ -130,12 +131,7 @@ def score(
         return Scores(found, unmet)
     if pred.ndim != 1:
         raise EvaluationError(f"{model} returned {pred.shape[1]} values per row")
-    try:
-        values = pred.astype(np.float64)
-    except (TypeError, ValueError):
-        raise EvaluationError(f"{model} returned predictions that are not numbers") from None
-    if not np.all(np.isfinite(values)):
-        raise EvaluationError(f"{model} returned NaN or infinite predictions")
+    values = finite_floats(pred, model, "predictions")
     regress = {
         "rmse": skm.root_mean_squared_error,
         "mae": skm.mean_absolute_error,
